@@ -1,0 +1,1 @@
+"""Example SQS worker: the smallest complete service, and the template for new ones."""

@@ -1,0 +1,19 @@
+output "endpoint" {
+  description = "AWS_ENDPOINT_URL of the local stack."
+  value       = var.endpoint
+}
+
+output "region" {
+  description = "Region the stack was deployed to."
+  value       = var.region
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies."
+  value       = module.stack.alarm_topic_arn
+}
+
+output "example" {
+  description = "Entry points of the example pipeline."
+  value       = module.stack.example
+}

@@ -1,0 +1,14 @@
+output "region" {
+  description = "Region the stack was deployed to."
+  value       = var.region
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies."
+  value       = module.stack.alarm_topic_arn
+}
+
+output "example" {
+  description = "Entry points of the example pipeline."
+  value       = module.stack.example
+}

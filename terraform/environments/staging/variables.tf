@@ -1,0 +1,22 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "allowed_account_ids" {
+  description = "The AWS account id(s) this environment may be applied to: a guard against the wrong credentials."
+  type        = list(string)
+}
+
+variable "package_dir" {
+  description = "Directory holding the zips of `make build`."
+  type        = string
+  default     = "../../../build"
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic (confirm the subscription once)."
+  type        = string
+  default     = null
+}

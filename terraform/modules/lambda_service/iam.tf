@@ -1,0 +1,59 @@
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.name}-role"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+# Logging and queue access are scoped to this function's own log group and queue.
+data "aws_iam_policy_document" "base" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.sqs_source == null ? [] : [1]
+
+    content {
+      sid       = "ConsumeOwnQueue"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [aws_sqs_queue.this[0].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.sqs_source != null && try(var.sqs_source.kms_master_key_id, null) != null ? [1] : []
+
+    content {
+      sid       = "DecryptOwnQueue"
+      actions   = ["kms:Decrypt"]
+      resources = [var.sqs_source.kms_master_key_id]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "base" {
+  name   = "base"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.base.json
+}
+
+resource "aws_iam_role_policy" "service" {
+  count = var.attach_policy_json ? 1 : 0
+
+  name   = "service"
+  role   = aws_iam_role.this.id
+  policy = var.policy_json
+}

@@ -1,0 +1,100 @@
+locals {
+  has_queue = var.sqs_source != null
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  function_name                  = var.name
+  description                    = var.description
+  role                           = aws_iam_role.this.arn
+  filename                       = var.package_path
+  source_code_hash               = filebase64sha256(var.package_path)
+  handler                        = var.handler
+  runtime                        = var.runtime
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+
+  dynamic "environment" {
+    for_each = length(var.environment) == 0 ? [] : [1]
+
+    content {
+      variables = var.environment
+    }
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = var.tags
+
+  # The role's policies must exist before the first invocation can log or poll.
+  depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.service]
+}
+
+resource "aws_sqs_queue" "dlq" {
+  count = local.has_queue ? 1 : 0
+
+  name                              = "${var.name}-dlq"
+  message_retention_seconds         = var.sqs_source.dlq_message_retention_seconds
+  sqs_managed_sse_enabled           = var.sqs_source.kms_master_key_id == null ? true : null
+  kms_master_key_id                 = var.sqs_source.kms_master_key_id
+  kms_data_key_reuse_period_seconds = var.sqs_source.kms_master_key_id == null ? null : 300
+  tags                              = var.tags
+}
+
+resource "aws_sqs_queue" "this" {
+  count = local.has_queue ? 1 : 0
+
+  name = "${var.name}-queue"
+  # AWS guidance: at least 6 x the function timeout, so a message is not redelivered while a
+  # (retried) invocation still holds it.
+  visibility_timeout_seconds        = 6 * var.timeout
+  message_retention_seconds         = var.sqs_source.message_retention_seconds
+  sqs_managed_sse_enabled           = var.sqs_source.kms_master_key_id == null ? true : null
+  kms_master_key_id                 = var.sqs_source.kms_master_key_id
+  kms_data_key_reuse_period_seconds = var.sqs_source.kms_master_key_id == null ? null : 300
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
+    maxReceiveCount     = var.sqs_source.max_receive_count
+  })
+
+  tags = var.tags
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  count = local.has_queue ? 1 : 0
+
+  queue_url = aws_sqs_queue.dlq[0].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.this[0].arn]
+  })
+}
+
+resource "aws_lambda_event_source_mapping" "sqs" {
+  count = local.has_queue ? 1 : 0
+
+  event_source_arn                   = aws_sqs_queue.this[0].arn
+  function_name                      = aws_lambda_function.this.arn
+  batch_size                         = var.sqs_source.batch_size
+  maximum_batching_window_in_seconds = var.sqs_source.maximum_batching_window_in_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  dynamic "scaling_config" {
+    for_each = var.sqs_source.maximum_concurrency == null ? [] : [1]
+
+    content {
+      maximum_concurrency = var.sqs_source.maximum_concurrency
+    }
+  }
+}

@@ -1,0 +1,156 @@
+"""Build one Lambda zip per service: its own requirements, the shared library and its package.
+
+    python tools/build_zips.py [service ...]      # default: every services/<name>/
+
+The zips are byte-reproducible: the same sources and pinned requirements give the same bytes
+(sorted entries, fixed timestamps and permissions, no bytecode). Dependencies are installed for
+the Lambda platform (manylinux x86_64, CPython 3.12, wheels only) and cached under
+.local/build/deps by the hash of the requirements, so a rebuild does not reach the registry.
+boto3/botocore are not bundled: the python3.12 runtime provides them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = REPO / "services"
+SHARED = REPO / "shared"
+OUT = REPO / "build"
+CACHE = REPO / ".local" / "build" / "deps"
+PLATFORM = os.environ.get("LAMBDA_PLATFORM", "manylinux2014_x86_64")
+PYTHON_VERSION = "3.12"
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def services() -> list[str]:
+    return sorted(p.name for p in SERVICES.iterdir() if (p / "requirements.txt").is_file())
+
+
+def packages(service_dir: Path) -> list[Path]:
+    """The service's importable packages: its folders with an __init__.py (never tests/)."""
+    return sorted(p for p in service_dir.iterdir() if (p / "__init__.py").is_file() and p.name != "tests")
+
+
+def requirement_lines(service_dir: Path) -> list[str]:
+    lines = []
+    for path in (SHARED / "requirements.txt", service_dir / "requirements.txt"):
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                lines.append(line)
+    return sorted(set(lines))
+
+
+def install_dependencies(requirements: list[str]) -> Path:
+    """Install requirements for the Lambda platform into a cache folder keyed by their hash."""
+    key = hashlib.sha256("\n".join([PLATFORM, PYTHON_VERSION, *requirements]).encode()).hexdigest()[:16]
+    target = CACHE / key
+    if (target / ".complete").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    if requirements:
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+            handle.write("\n".join(requirements) + "\n")
+        try:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-compile",
+                    "--only-binary=:all:",
+                    "--implementation",
+                    "cp",
+                    "--platform",
+                    PLATFORM,
+                    "--python-version",
+                    PYTHON_VERSION,
+                    "--target",
+                    str(target),
+                    "-r",
+                    handle.name,
+                ],
+                check=True,
+            )
+        finally:
+            os.unlink(handle.name)
+    # Installed scripts carry this machine's interpreter path: not reproducible, not needed.
+    shutil.rmtree(target / "bin", ignore_errors=True)
+    (target / ".complete").write_text(key)
+    return target
+
+
+def walk(root: Path, prefix: str) -> list[tuple[str, Path]]:
+    entries = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part in EXCLUDED_DIRS for part in relative.parts) or path.suffix in EXCLUDED_SUFFIXES:
+            continue
+        if path.is_file() and path.name != ".complete":
+            entries.append((f"{prefix}{relative.as_posix()}", path))
+    return entries
+
+
+def write_zip(entries: list[tuple[str, Path]], destination: Path) -> str:
+    """Write entries deterministically; leave destination untouched if the bytes would not change."""
+    seen: dict[str, Path] = {}
+    for name, path in entries:
+        if name in seen:
+            raise SystemExit(f"{name} comes from both {seen[name]} and {path}")
+        seen[name] = path
+    temporary = destination.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(temporary, "w") as archive:
+        for name in sorted(seen):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, seen[name].read_bytes(), compresslevel=9)
+    digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
+    if destination.exists() and hashlib.sha256(destination.read_bytes()).hexdigest() == digest:
+        temporary.unlink()
+    else:
+        temporary.replace(destination)
+    return digest
+
+
+def build(service: str) -> tuple[Path, str]:
+    service_dir = SERVICES / service
+    deps = install_dependencies(requirement_lines(service_dir))
+    entries = walk(deps, "")
+    entries += walk(SHARED / "pipelines_shared", "pipelines_shared/")
+    for package in packages(service_dir):
+        entries += walk(package, f"{package.name}/")
+    OUT.mkdir(exist_ok=True)
+    destination = OUT / f"{service}.zip"
+    return destination, write_zip(entries, destination)
+
+
+def main(argv: list[str]) -> int:
+    names = argv or services()
+    unknown = sorted(set(names) - set(services()))
+    if unknown:
+        print(f"unknown service(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    for name in names:
+        path, digest = build(name)
+        print(f"{path.relative_to(REPO)}  {path.stat().st_size / 1024:8.0f} KiB  sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

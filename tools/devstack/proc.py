@@ -1,0 +1,94 @@
+"""Start, probe and stop the stack's daemons by PID file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A part of the local stack could not be started or is unhealthy."""
+
+
+def pid_alive(pid_file: Path) -> int | None:
+    """The PID in pid_file if that process is alive, else None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float, log_file: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    tail = ""
+    if log_file and log_file.exists():
+        tail = (
+            "\n--- "
+            + str(log_file)
+            + " ---\n"
+            + "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
+        )
+    raise StackError(f"{what} not ready after {timeout:.0f}s{tail}")
+
+
+def spawn(argv: Sequence[str], pid_file: Path, log_file: Path, env: dict[str, str] | None = None) -> int:
+    """Start argv detached from our process group, logging to log_file; record its PID."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "wb") as log:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    pid_file.write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def stop(pid_file: Path, name: str, timeout: float = 15) -> bool:
+    """SIGTERM the process of pid_file (then SIGKILL); True if something was running."""
+    pid = pid_alive(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        print(f"  {name} (pid {pid}) did not stop on SIGTERM; killing it")
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,62 @@
+"""The stack as a whole: start what is down, describe how to reach it."""
+
+from __future__ import annotations
+
+import os
+import types
+
+from . import mariadb, ministack, paths, sshd
+
+PARTS: tuple[tuple[str, types.ModuleType], ...] = (
+    ("ministack", ministack),
+    ("MariaDB", mariadb),
+    ("sshd", sshd),
+)
+
+
+def stack_env() -> dict[str, str]:
+    """Everything a client needs to reach the local stack, as environment variables."""
+    return {
+        "AWS_ENDPOINT_URL": ministack.endpoint(),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "MYSQL_URL": mariadb.url(),
+        "SFTP_HOST": paths.HOST,
+        "SFTP_PORT": str(paths.SFTP_PORT),
+        "SFTP_USER": sshd.user(),
+        "SFTP_KEY_FILE": str(sshd.CLIENT_KEY),
+        "SFTP_KNOWN_HOSTS_FILE": str(sshd.KNOWN_HOSTS),
+        "SFTP_REMOTE_DIR": sshd.remote_dir(),
+        "SFTP_LOCAL_DIR": str(sshd.local_upload_dir()),
+    }
+
+
+def write_env() -> dict[str, str]:
+    env = stack_env()
+    paths.STACK_ENV.parent.mkdir(parents=True, exist_ok=True)
+    paths.STACK_ENV.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    os.chmod(paths.STACK_ENV, 0o600)
+    return env
+
+
+def start_all(progress: bool = False) -> list[types.ModuleType]:
+    """Start every part that is down; return the parts started now (to stop them later)."""
+    paths.LOGS.mkdir(parents=True, exist_ok=True)
+    started = []
+    for name, part in PARTS:
+        if part.start():
+            started.append(part)
+            if progress:
+                print(f"==> {name}: started", flush=True)
+        elif progress:
+            print(f"==> {name}: already running", flush=True)
+    write_env()
+    return started
+
+
+def stop(parts: list[types.ModuleType] | None = None) -> None:
+    for _, part in reversed(PARTS):
+        if parts is None or part in parts:
+            part.down()

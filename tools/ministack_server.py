@@ -1,0 +1,83 @@
+"""Start ministack with the one compatibility fix our Terraform needs.
+
+Run with ministack's own interpreter (its virtualenv), never imported by our code:
+
+    .local/venv-ministack/bin/python tools/ministack_server.py
+
+ministack 1.5.33 answers CloudWatch ``DescribeAlarms`` in the Query protocol (the one the
+Terraform AWS provider speaks) with a truncated alarm: no description, dimensions, statistic,
+period, actions or missing-data treatment. Every plan after an apply then shows drift, and the
+provider refuses an alarm whose statistic it cannot see, so ``ignore_changes`` cannot hide it.
+The fix below answers with the same alarms ministack already returns in its JSON protocol,
+rendered as Query XML. Nothing else is changed. Remove it when ministack renders them itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from ministack import app
+from ministack.services import cloudwatch
+
+_original_describe_alarms = cloudwatch._describe_alarms
+
+
+def _members(params: dict, prefix: str, limit: int) -> list[str]:
+    values = []
+    for i in range(1, limit + 1):
+        value = cloudwatch._p(params, f"{prefix}.member.{i}")
+        if not value:
+            break
+        values.append(value)
+    return values
+
+
+def _xml_value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if key.endswith("Timestamp") and isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return escape(str(value))
+
+
+def _to_xml(data: object, key: str = "") -> str:
+    if isinstance(data, dict):
+        return "".join(f"<{k}>{_to_xml(v, k)}</{k}>" for k, v in data.items() if v is not None)
+    if isinstance(data, list):
+        return "".join(f"<member>{_to_xml(v, key)}</member>" for v in data)
+    return _xml_value(key, data)
+
+
+def _describe_alarms(params, cbor_data, is_cbor, is_json=False):
+    if is_cbor or is_json:
+        return _original_describe_alarms(params, cbor_data, is_cbor, is_json)
+    request = {
+        "AlarmNames": _members(params, "AlarmNames", 100),
+        "AlarmNamePrefix": cloudwatch._p(params, "AlarmNamePrefix"),
+        "StateValue": cloudwatch._p(params, "StateValue"),
+        "AlarmTypes": _members(params, "AlarmTypes", 10) or None,
+        "MaxRecords": cloudwatch._p(params, "MaxRecords"),
+        "NextToken": cloudwatch._p(params, "NextToken"),
+    }
+    request = {k: v for k, v in request.items() if v}
+    status, _headers, body = _original_describe_alarms(params, request, False, True)
+    if status != 200:
+        return _original_describe_alarms(params, cbor_data, is_cbor, is_json)
+    result = json.loads(body)
+    token = result.get("NextToken")
+    inner = (
+        "<DescribeAlarmsResult>"
+        f"<MetricAlarms>{_to_xml(result.get('MetricAlarms', []))}</MetricAlarms>"
+        f"<CompositeAlarms>{_to_xml(result.get('CompositeAlarms', []))}</CompositeAlarms>"
+        + (f"<NextToken>{escape(token)}</NextToken>" if token else "")
+        + "</DescribeAlarmsResult>"
+    )
+    return cloudwatch._xml(200, "DescribeAlarmsResponse", inner)
+
+
+cloudwatch._describe_alarms = _describe_alarms
+
+if __name__ == "__main__":
+    app.main()

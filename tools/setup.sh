@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make setup`: everything a fresh Debian/Ubuntu machine needs for `make test`, idempotently.
+#   - Debian packages mariadb-server and openssh-server when their binaries are missing
+#     (installed without starting the system's own services: ours run from .local/)
+#   - .venv                   dev/test tools (Python 3.12, requirements/dev.txt)
+#   - .local/venv-ministack   the AWS emulator (requirements/ministack.txt)
+#   - .local/venv-runtime     the Lambda runtime's view: Python 3.12 + its boto3 only
+# Each virtualenv is rebuilt only when its lock file changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------------------------
+missing=()
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+    echo "setup: please install: ${missing[*]} (needs root)" >&2; exit 1
+  fi
+  say "installing ${missing[*]}"
+  # Keep the packages' own services from starting: the stack runs its own instances.
+  added_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  trap '[ "$added_policy" = 1 ] && "${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "Debian packages: mariadb-server and openssh-server present"
+fi
+
+# --- Python 3.12 -----------------------------------------------------------------------------
+py312="${PYTHON312:-}"
+[ -n "$py312" ] || py312=$(command -v python3.12 2>/dev/null || true)
+[ -n "$py312" ] && "$py312" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null || py312=""
+[ -n "$py312" ] || { [ -x /root/.pyenv/versions/3.12.1/bin/python ] && py312=/root/.pyenv/versions/3.12.1/bin/python; }
+[ -n "$py312" ] || { echo "setup: Python 3.12 is required (Lambda runtime parity); set PYTHON312=/path/to/python3.12" >&2; exit 1; }
+
+venv() {  # venv <dir> <lock file>
+  local dir=$1 lock=$2 stamp=$1/.lock.sha256 want
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
+    say "$dir up to date"; return
+  fi
+  say "building $dir from $lock"
+  rm -rf "$dir"
+  "$py312" -m venv "$dir"
+  mkdir -p .local/logs
+  local log=".local/logs/pip-$(basename "$dir").log"
+  if ! "$dir/bin/python" -m pip install --disable-pip-version-check -r "$lock" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2; echo "setup: pip install into $dir failed (full log: $log)" >&2; exit 1
+  fi
+  "$dir/bin/python" -m pip check >/dev/null
+  echo "$want" > "$stamp"
+}
+
+mkdir -p .local
+venv .venv requirements/dev.txt
+venv .local/venv-ministack requirements/ministack.txt
+venv .local/venv-runtime requirements/runtime.txt
+
+# --- Terraform -------------------------------------------------------------------------------
+if ! command -v terraform >/dev/null 2>&1; then
+  echo "setup: terraform >= 1.6 is required on PATH (https://developer.hashicorp.com/terraform/install)" >&2; exit 1
+fi
+if [ ! -d /opt/tf-plugins/registry.terraform.io/hashicorp/aws ]; then
+  echo "setup: note: no provider mirror at /opt/tf-plugins; set TF_CLI_CONFIG_FILE to your own CLI config" >&2
+fi
+say "setup complete ($(terraform version | head -1), $("$py312" --version))"
