@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parent
 for _service in sorted((REPO / "services").glob("*/")):
     sys.path.insert(0, str(_service))
 
+# Taken before any fixture edits os.environ: with LP_STACK=external this is where the stack is.
+_ENVIRONMENT_AT_START = dict(os.environ)
 STACK_KEYS = ("AWS_ENDPOINT_URL", "MYSQL_URL", "SFTP_HOST", "SFTP_PORT", "SFTP_USER", "SFTP_KEY_FILE")
 
 
@@ -34,10 +36,11 @@ def _needs_stack(item: pytest.Item) -> bool:
 def local_stack() -> Iterator[dict[str, str]]:
     """Environment variables that reach the running local stack."""
     if os.environ.get("LP_STACK") == "external":
-        missing = [key for key in STACK_KEYS if not os.environ.get(key)]
+        missing = [key for key in STACK_KEYS if not _ENVIRONMENT_AT_START.get(key)]
         if missing:
             pytest.fail(f"LP_STACK=external but {', '.join(missing)} not set", pytrace=False)
-        yield {key: value for key, value in os.environ.items() if key.startswith(("AWS_", "MYSQL_", "SFTP_"))}
+        prefixes = ("AWS_", "MYSQL_", "SFTP_")
+        yield {key: value for key, value in _ENVIRONMENT_AT_START.items() if key.startswith(prefixes)}
         return
     from devstack import stack
     from devstack.proc import StackError

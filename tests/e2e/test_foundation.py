@@ -9,6 +9,7 @@ import uuid
 
 import boto3
 import pytest
+
 from devstack import terraform
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +20,9 @@ VISIBILITY_TIMEOUT = 6 * 3  # 6 x the function timeout (3 s)
 
 def test_plan_after_apply_reports_no_changes(deployed_stack):
     result = terraform.plan_detailed_exitcode()
-    assert result.returncode == 0, f"plan is not clean (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"plan is not clean (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    )
 
 
 def test_outputs_expose_every_entry_point(deployed_stack):
@@ -32,7 +35,9 @@ def _queue_counts(sqs, url: str) -> tuple[int, int]:
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return int(attributes["ApproximateNumberOfMessages"]), int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def _wait_for(condition, timeout: float, what: str):
@@ -45,27 +50,43 @@ def _wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _log_events(group: str, phrase: str, run: str) -> list[dict]:
+    """The function's JSON log lines containing phrase, of this test run (by correlation id)."""
+    logs = boto3.client("logs")
+    events = []
+    for page in logs.get_paginator("filter_log_events").paginate(
+        logGroupName=group, filterPattern=f'"{phrase}"'
+    ):
+        for event in page["events"]:
+            line = json.loads(event["message"])
+            if line.get("message") == phrase and str(line.get("correlation_id", "")).startswith(f"{run}-"):
+                events.append(line)
+    return events
+
+
 def test_example_worker_processes_good_messages_once_and_dead_letters_poison(deployed_stack):
     example = deployed_stack["example"]
     sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    log_group = f"/aws/lambda/{example['function_name']}"
     run = uuid.uuid4().hex[:8]
     good = [{"version": 1, "id": f"{run}-{i:03d}", "payload": {"n": i, "run": run}} for i in range(25)]
     poison = json.dumps({"version": 1, "payload": "no id: can never be processed", "run": run})
 
-    bodies = [json.dumps(message) for message in good]
-    bodies.append(bodies[7])  # the same item delivered twice (a producer retry): must land once
-    bodies.append(poison)
-    for start in range(0, len(bodies), 10):
-        chunk = bodies[start : start + 10]
+    messages = [(f"{run}-{i}", json.dumps(message)) for i, message in enumerate(good)]
+    messages.append((f"{run}-dup", messages[7][1]))  # the same item sent twice (a producer retry)
+    messages.append((f"{run}-poison", poison))
+    for start in range(0, len(messages), 10):
         response = sqs.send_message_batch(
             QueueUrl=example["queue_url"],
             Entries=[
                 {
                     "Id": str(i),
                     "MessageBody": body,
-                    "MessageAttributes": {"correlation_id": {"DataType": "String", "StringValue": f"{run}-{i}"}},
+                    "MessageAttributes": {
+                        "correlation_id": {"DataType": "String", "StringValue": correlation}
+                    },
                 }
-                for i, body in enumerate(chunk)
+                for i, (correlation, body) in enumerate(messages[start : start + 10])
             ],
         )
         assert not response.get("Failed")
@@ -83,25 +104,38 @@ def test_example_worker_processes_good_messages_once_and_dead_letters_poison(dep
 
     _wait_for(lambda: len(tracked()) == len(good), timeout=60, what="all good messages to be processed")
 
-    # The poison message fails on every receive; after maxReceiveCount receives SQS moves it to the DLQ.
-    def dead_letters() -> list[dict]:
+    # The poison message fails on every receive; after maxReceiveCount receives SQS moves it to the
+    # DLQ. Messages seen are hidden for a while, so each poll reads further into the DLQ.
+    dead: dict[str, str] = {}
+
+    def poison_dead_lettered() -> bool:
         response = sqs.receive_message(
-            QueueUrl=example["dlq_url"],
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=0,
-            AttributeNames=["ApproximateReceiveCount"],
-            WaitTimeSeconds=1,
+            QueueUrl=example["dlq_url"], MaxNumberOfMessages=10, VisibilityTimeout=300, WaitTimeSeconds=1
         )
-        return [m for m in response.get("Messages", []) if json.loads(m["Body"]).get("run") == run]
+        for message in response.get("Messages", []):
+            if json.loads(message["Body"]).get("run") == run or run in message["Body"]:
+                dead[message["MessageId"]] = message["Body"]
+        return poison in dead.values()
 
-    dead = _wait_for(dead_letters, timeout=VISIBILITY_TIMEOUT * (MAX_RECEIVE_COUNT + 1) + 30, what="the poison message in the DLQ")
+    _wait_for(
+        poison_dead_lettered, timeout=VISIBILITY_TIMEOUT * (MAX_RECEIVE_COUNT + 1) + 30, what="poison in DLQ"
+    )
 
-    assert [m["Body"] for m in dead] == [poison]
-    # It was received maxReceiveCount times from the source queue before being moved (plus our own
-    # receive of it from the DLQ, which SQS counts too).
-    assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE_COUNT
+    assert list(dead.values()) == [poison]  # only the poison message, once; no good message
     items = tracked()
     assert sorted(items) == sorted(message["id"] for message in good)
     assert all(item["status"]["S"] == "processed" for item in items.values())
+
+    # The function's own logs: every good item processed exactly once, the duplicate skipped,
+    # and the poison message failed exactly maxReceiveCount times, then never again.
+    processed = _log_events(log_group, "item processed", run)
+    assert sorted(line["item_id"] for line in processed) == sorted(message["id"] for message in good)
+    skipped = _log_events(log_group, "item already processed, skipped", run)
+    assert [line["item_id"] for line in skipped] == [good[7]["id"]]
+    failures = _log_events(log_group, "sqs record failed", run)
+    assert [line["correlation_id"] for line in failures] == [f"{run}-poison"] * MAX_RECEIVE_COUNT
+    assert {line["error_type"] for line in failures} == {"InvalidMessage"}
+    assert len({line["request_id"] for line in failures}) == MAX_RECEIVE_COUNT  # three separate invocations
+
     # Nothing is left in flight: every good message was deleted once processed.
-    assert _wait_for(lambda: _queue_counts(sqs, example["queue_url"]) == (0, 0) or None, 30, "an empty queue")
+    assert _wait_for(lambda: _queue_counts(sqs, example["queue_url"]) == (0, 0), 30, "an empty queue")

@@ -9,8 +9,9 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-import build_zips
 import pytest
+
+import build_zips
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_PYTHON = REPO / ".local" / "venv-runtime" / "bin" / "python"
@@ -35,7 +36,7 @@ def test_zip_is_byte_reproducible(service: str):
     for path in (REPO / "shared" / "pipelines_shared").rglob("*.py"):
         os.utime(path)
     first.unlink()
-    second, second_digest = build_zips.build(service)
+    _, second_digest = build_zips.build(service)
     assert second_digest == digest
 
 
@@ -51,7 +52,10 @@ def test_zip_contents(service: str):
     forbidden = [
         name
         for name in names
-        if "/tests/" in f"/{name}" or "__pycache__" in name or name.endswith(".pyc") or name.startswith("boto3/")
+        if "/tests/" in f"/{name}"
+        or "__pycache__" in name
+        or name.endswith(".pyc")
+        or name.startswith("boto3/")
     ]
     assert forbidden == []
     assert {info.date_time for info in zipfile.ZipFile(path).infolist()} == {build_zips.FIXED_TIME}

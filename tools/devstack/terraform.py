@@ -16,7 +16,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     if Path("/opt/tf-plugins/registry.terraform.io").is_dir():
         # Providers from the filesystem mirror (no network) where there is one.
-        env.setdefault("TF_CLI_CONFIG_FILE", str(paths.TERRAFORM / "terraformrc"))
+        env["TF_CLI_CONFIG_FILE"] = str(paths.TERRAFORM / "terraformrc")
     env.update(
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",

@@ -26,7 +26,7 @@ def _get_worker() -> Worker:
     global _worker
     if _worker is None:
         settings = load_settings(Settings)
-        configure_logging(settings.log_level)
+        configure_logging(level=settings.log_level)
         _worker = Worker(DynamoDBTrackingStore(table_name=settings.tracking_table))
     return _worker
 
