@@ -73,6 +73,21 @@ def spawn(argv: Sequence[str], pid_file: Path, log_file: Path, env: dict[str, st
     return process.pid
 
 
+def _exited(pid: int) -> bool:
+    # A daemon started by this very process (the pytest fixture) stays a zombie until reaped,
+    # and kill(pid, 0) succeeds on zombies.
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass  # not our child: its parent reaps it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def stop(pid_file: Path, name: str, timeout: float = 15) -> bool:
     """SIGTERM the process of pid_file (then SIGKILL); True if something was running."""
     pid = pid_alive(pid_file)
@@ -82,9 +97,7 @@ def stop(pid_file: Path, name: str, timeout: float = 15) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _exited(pid):
             break
         time.sleep(0.1)
     else:

@@ -18,7 +18,7 @@ CLIENT_KEY = DIR / "client_ed25519"
 KNOWN_HOSTS = DIR / "known_hosts"
 PID = DIR / "sshd.pid"
 LOG = paths.LOGS / "sshd.log"
-# As root we jail the SFTP user in a chroot (it must be root-owned), as partners' servers do.
+# Where possible the SFTP user is jailed in a chroot, as on partners' servers (see chrooted()).
 CHROOT = paths.LOCAL / "sftp-root"
 UPLOAD_DIR = "upload"
 
@@ -28,7 +28,16 @@ def user() -> str:
 
 
 def chrooted() -> bool:
-    return os.geteuid() == 0
+    """Jail the SFTP user when sshd allows it: as root, with every component of the chroot path
+    owned by root and writable by no one else (a checkout under /tmp, mode 1777, does not qualify)."""
+    if os.geteuid() != 0:
+        return False
+    for directory in [CHROOT, *CHROOT.parents]:
+        if directory.exists():
+            info = directory.stat()
+            if info.st_uid != 0 or info.st_mode & 0o022:
+                return False
+    return True
 
 
 def remote_dir() -> str:
