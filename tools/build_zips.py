@@ -88,8 +88,12 @@ def install_dependencies(requirements: list[str]) -> Path:
             )
         finally:
             os.unlink(handle.name)
-    # Installed scripts carry this machine's interpreter path: not reproducible, not needed.
+    # Installed scripts carry this machine's interpreter path: not reproducible, not needed. Their
+    # lines in each RECORD (paths outside the tree, "../../bin/...") would carry the path's hash.
     shutil.rmtree(target / "bin", ignore_errors=True)
+    for record in target.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith("../")))
     (target / ".complete").write_text(key)
     return target
 
