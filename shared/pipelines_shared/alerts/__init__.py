@@ -1,0 +1,1 @@
+"""The alerts-to-SFTP pipeline's shared pieces: message contract, tracking vocabulary, payload staging."""
