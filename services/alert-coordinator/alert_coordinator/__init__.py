@@ -1,0 +1,1 @@
+"""alert-coordinator: fetch a job's alerts, stage each, track it in MySQL and queue a pointer to it."""
