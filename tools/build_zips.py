@@ -28,6 +28,8 @@ CACHE = REPO / ".local" / "build" / "deps"
 PLATFORM = os.environ.get("LAMBDA_PLATFORM", "manylinux2014_x86_64")
 PYTHON_VERSION = "3.12"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Part of the dependency cache key: bump it when install_dependencies changes what it leaves behind.
+CACHE_FORMAT = "2"
 EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 
@@ -53,7 +55,9 @@ def requirement_lines(service_dir: Path) -> list[str]:
 
 def install_dependencies(requirements: list[str]) -> Path:
     """Install requirements for the Lambda platform into a cache folder keyed by their hash."""
-    key = hashlib.sha256("\n".join([PLATFORM, PYTHON_VERSION, *requirements]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        "\n".join([CACHE_FORMAT, PLATFORM, PYTHON_VERSION, *requirements]).encode()
+    ).hexdigest()[:16]
     target = CACHE / key
     if (target / ".complete").exists():
         return target

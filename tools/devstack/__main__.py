@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import mariadb, ministack, paths, sshd, terraform
+from . import fake_api, mariadb, ministack, paths, sshd, terraform
 from .proc import StackError, pid_alive
 from .stack import PARTS, stack_env, start_all
 
@@ -28,6 +28,8 @@ Local stack is up (state and logs under {paths.LOCAL}):
   MariaDB              127.0.0.1:{paths.MYSQL_PORT}   {env["MYSQL_URL"]}
   SFTP (OpenSSH)       {env["SFTP_USER"]}@127.0.0.1:{paths.SFTP_PORT}   key {env["SFTP_KEY_FILE"]}
                        known_hosts {env["SFTP_KNOWN_HOSTS_FILE"]}   uploads to {env["SFTP_REMOTE_DIR"]}
+  fake alerts API      {env["ALERTS_API_URL"]}   bearer token in {env["ALERTS_API_TOKEN_FILE"]}
+  trigger secret       {env["ALERTS_TRIGGER_SECRET_FILE"]} (header X-Alerts-Trigger-Secret)
   Environment for clients: source {paths.STACK_ENV}   (or: eval "$(make -s env)")"""
     )
     if deployed:
@@ -42,6 +44,7 @@ def down() -> None:
 
 def status() -> int:
     rows = (
+        ("fake API", fake_api.PID, fake_api.healthy()),
         ("ministack", ministack.PID, ministack.healthy()),
         ("MariaDB", mariadb.PID, pid_alive(mariadb.PID) is not None),
         ("sshd", sshd.PID, pid_alive(sshd.PID) is not None),

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import types
 
-from . import mariadb, ministack, paths, sshd
+from . import fake_api, mariadb, ministack, paths, sshd
 
 PARTS: tuple[tuple[str, types.ModuleType], ...] = (
     ("ministack", ministack),
     ("MariaDB", mariadb),
     ("sshd", sshd),
+    ("fake alerts API", fake_api),
 )
+TRIGGER_SECRET_FILE = paths.LOCAL / "secrets" / "alerts-trigger"
 
 
 def stack_env() -> dict[str, str]:
@@ -30,7 +34,39 @@ def stack_env() -> dict[str, str]:
         "SFTP_KNOWN_HOSTS_FILE": str(sshd.KNOWN_HOSTS),
         "SFTP_REMOTE_DIR": sshd.remote_dir(),
         "SFTP_LOCAL_DIR": str(sshd.local_upload_dir()),
+        "ALERTS_API_URL": fake_api.url(),
+        "ALERTS_API_TOKEN_FILE": str(fake_api.TOKEN_FILE),
+        "ALERTS_TRIGGER_SECRET_FILE": str(TRIGGER_SECRET_FILE),
     }
+
+
+def trigger_secret() -> str:
+    """The shared secret Airflow sends to the trigger ALB (generated once per checkout)."""
+    if not TRIGGER_SECRET_FILE.exists():
+        TRIGGER_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        TRIGGER_SECRET_FILE.write_text(secrets.token_urlsafe(32))
+        os.chmod(TRIGGER_SECRET_FILE, 0o600)
+    return TRIGGER_SECRET_FILE.read_text().strip()
+
+
+def terraform_secrets() -> str:
+    """The local root's secret values (TF_VAR_local_secrets): the local root writes them into Secrets
+    Manager / SSM on the emulator, where the functions read them as they would on AWS."""
+    sftp = {
+        "host": paths.HOST,
+        "port": paths.SFTP_PORT,
+        "username": sshd.user(),
+        "private_key": sshd.CLIENT_KEY.read_text(),
+    }
+    return json.dumps(
+        {
+            "trigger": trigger_secret(),
+            "api_token": fake_api.token(),
+            "mysql": json.dumps({"url": mariadb.url()}),
+            "sftp": json.dumps(sftp),
+            "sftp_known_hosts": sshd.known_hosts_line(),
+        }
+    )
 
 
 def write_env() -> dict[str, str]:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import ministack, paths
+from . import fake_api, ministack, paths, sshd
 from .proc import StackError
 
 
@@ -17,7 +17,10 @@ def _env() -> dict[str, str]:
     if Path("/opt/tf-plugins/registry.terraform.io").is_dir():
         # Providers from the filesystem mirror (no network) where there is one.
         env["TF_CLI_CONFIG_FILE"] = str(paths.TERRAFORM / "terraformrc")
+    from .stack import terraform_secrets
+
     env.update(
+        TF_VAR_local_secrets=terraform_secrets(),
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",
         CHECKPOINT_DISABLE="1",
@@ -46,7 +49,12 @@ def run(*args: str, check: bool = True, capture: bool = False) -> subprocess.Com
 def _vars() -> list[str]:
     # AWS_ENDPOINT_URL wins, so the same root deploys to LocalStack from docker-compose.
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or ministack.endpoint()
-    return [f"-var=endpoint={endpoint}", f"-var=package_dir={paths.BUILD}"]
+    return [
+        f"-var=endpoint={endpoint}",
+        f"-var=package_dir={paths.BUILD}",
+        f"-var=alerts_api_url={fake_api.url()}",
+        f"-var=sftp_remote_dir={sshd.remote_dir()}",
+    ]
 
 
 def init(capture: bool = False) -> None:

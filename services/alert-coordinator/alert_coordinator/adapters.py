@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipelines_shared.alerts.contract import AlertPointer
+from pipelines_shared.http import JsonHttpClient, paginate
 from pipelines_shared.log import correlation_message_attributes, get_logger
 from pipelines_shared.retry import RetryPolicy, TransientError
 
@@ -68,19 +69,10 @@ class MySqlJobLock:
                     connection.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
 
 
-def api_pages(client: Any, *, page_size: int) -> Any:
+def api_pages(client: JsonHttpClient, *, page_size: int) -> Callable[[int], Iterator[list[dict[str, Any]]]]:
     """status -> pages of the alerts API (``GET /alerts?status=&page_size=&page_token=``)."""
 
     def pages(status: int) -> Iterator[list[dict[str, Any]]]:
-        token = None
-        while True:
-            params: dict[str, Any] = {"status": status, "page_size": page_size}
-            if token:
-                params["page_token"] = token
-            page = client.get_json("/alerts", params)
-            yield page.get("alerts") or []
-            token = page.get("next_page_token")
-            if not token:
-                return
+        return paginate(client, "/alerts", {"status": status, "page_size": page_size}, "alerts")
 
     return pages

@@ -32,6 +32,10 @@ class DeadLetters(Protocol):
         """The messages resting in the DLQ (left there), as parsed bodies plus message ids."""
         ...
 
+    def depth(self) -> int:
+        """How many messages the DLQ holds (all of them, also those beyond what peek reads)."""
+        ...
+
 
 @dataclass
 class Report:
@@ -40,6 +44,7 @@ class Report:
     stuck_alerts: dict[str, list[str]] = field(default_factory=dict)
     stuck_staging: list[str] = field(default_factory=list)
     dead_lettered: list[dict[str, Any]] = field(default_factory=list)
+    dead_letter_depth: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +53,7 @@ class Report:
             "stuck_alerts": self.stuck_alerts,
             "stuck_staging": self.stuck_staging,
             "dead_lettered": self.dead_lettered,
+            "dead_letter_depth": self.dead_letter_depth,
         }
 
 
@@ -80,13 +86,14 @@ class Finalizer:
             if job.updated_at is not None and now - _utc(job.updated_at) > self._stuck_after:
                 report.stuck_staging.append(job.key)
         report.dead_lettered = self._dead_letters.peek()
+        report.dead_letter_depth = max(self._dead_letters.depth(), len(report.dead_lettered))
         self._announcer.metrics(
             {
                 "JobsFinalized": len(report.finalized),
                 "JobsOpen": len(report.waiting),
                 "StuckAlerts": sum(len(ids) for ids in report.stuck_alerts.values()),
                 "JobsStuckStaging": len(report.stuck_staging),
-                "DeadLetteredAlerts": len(report.dead_lettered),
+                "DeadLetteredAlerts": report.dead_letter_depth,
             }
         )
         if report.stuck_alerts or report.stuck_staging or report.dead_lettered:
@@ -159,10 +166,17 @@ class AwsAnnouncer:
 class SqsDeadLetters:
     """Reads the DLQ without consuming it: messages are hidden while counted, then made visible again."""
 
-    def __init__(self, sqs: Any, dlq_url: str, *, max_messages: int = 100) -> None:
+    def __init__(self, sqs: Any, dlq_url: str, *, max_messages: int = 1000) -> None:
         self._sqs = sqs
         self._url = dlq_url
         self._max = max_messages
+
+    def depth(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
 
     def peek(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

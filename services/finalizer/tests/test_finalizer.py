@@ -35,6 +35,9 @@ class Dlq:
     def peek(self):
         return list(self.messages)
 
+    def depth(self):
+        return len(self.messages) + 5  # more than a peek reads
+
 
 def job(store, job_id: str, states: list[str], job_state: str = t.JOB_OPEN) -> None:
     store.create(TrackedItem(t.JOBS, job_id, job_state, {"alert_count": len(states)}))
@@ -97,7 +100,8 @@ def test_stuck_alerts_staging_jobs_and_dead_letters_are_reported():
     assert report.stuck_alerts == {"slow": ["A-1", "A-2"]}
     assert report.stuck_staging == ["crashed"]
     assert report.dead_lettered == dead
-    assert recorder.values[0]["DeadLetteredAlerts"] == 1
+    assert report.dead_letter_depth == 6
+    assert recorder.values[0]["DeadLetteredAlerts"] == 6
     assert recorder.values[0]["StuckAlerts"] == 2
 
 

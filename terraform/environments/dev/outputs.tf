@@ -12,3 +12,8 @@ output "example" {
   description = "Entry points of the example pipeline."
   value       = module.stack.example
 }
+
+output "alerts" {
+  description = "Entry points of the alerts pipeline (trigger URL, queues, bucket, functions)."
+  value       = module.stack.alerts
+}

@@ -37,7 +37,6 @@ provider "aws" {
     lambda         = var.endpoint
     logs           = var.endpoint
     s3             = var.endpoint
-    scheduler      = var.endpoint
     secretsmanager = var.endpoint
     sfn            = var.endpoint
     sns            = var.endpoint
@@ -46,6 +45,8 @@ provider "aws" {
     sts            = var.endpoint
     elbv2          = var.endpoint
     apigateway     = var.endpoint
+    ec2            = var.endpoint
+    scheduler      = var.endpoint
   }
 }
 
@@ -55,4 +56,25 @@ module "stack" {
   environment = "local"
   package_dir = var.package_dir
   log_level   = "DEBUG"
+
+  alerts = {
+    api_url         = var.alerts_api_url
+    sftp_remote_dir = var.sftp_remote_dir
+    staging         = var.alerts_staging
+    # Short, so a poison message reaches the DLQ in minutes in the tests (visibility = 6 x timeout).
+    worker = { timeout = 10 }
+    secrets = {
+      # The version ARNs (equal to the secrets' ARNs) make the functions wait for the values.
+      trigger_secret_arn         = aws_secretsmanager_secret_version.local["trigger"].arn
+      api_token_secret_arn       = aws_secretsmanager_secret_version.local["api_token"].arn
+      mysql_secret_arn           = aws_secretsmanager_secret_version.local["mysql"].arn
+      sftp_secret_arn            = aws_secretsmanager_secret_version.local["sftp"].arn
+      sftp_known_hosts_parameter = aws_ssm_parameter.sftp_known_hosts.name
+    }
+    network = {
+      vpc_id         = aws_vpc.local.id
+      alb_subnet_ids = [aws_subnet.local_a.id, aws_subnet.local_b.id]
+      allowed_cidrs  = ["127.0.0.1/32"]
+    }
+  }
 }

@@ -17,3 +17,10 @@ output "example" {
   description = "Entry points of the example pipeline."
   value       = module.stack.example
 }
+
+output "alerts" {
+  description = "Entry points of the alerts pipeline; trigger_url is the emulator's route to the ALB."
+  value = merge(module.stack.alerts, {
+    trigger_url = "${var.endpoint}/_alb/${module.stack.alerts.alb_name}/jobs"
+  })
+}

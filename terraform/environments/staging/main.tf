@@ -27,4 +27,5 @@ module "stack" {
   package_dir = var.package_dir
   log_level   = "INFO"
   alarm_email = var.alarm_email
+  alerts      = var.alerts
 }

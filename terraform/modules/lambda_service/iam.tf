@@ -57,3 +57,13 @@ resource "aws_iam_role_policy" "service" {
   role   = aws_iam_role.this.id
   policy = var.policy_json
 }
+
+# Network interfaces for a function in a VPC (the AWS managed policy made for exactly this).
+resource "aws_iam_role_policy_attachment" "vpc" {
+  count = length(var.vpc_subnet_ids) == 0 ? 0 : 1
+
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+data "aws_partition" "current" {}

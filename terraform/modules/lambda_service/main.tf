@@ -29,6 +29,15 @@ resource "aws_lambda_function" "this" {
     }
   }
 
+  dynamic "vpc_config" {
+    for_each = length(var.vpc_subnet_ids) == 0 ? [] : [1]
+
+    content {
+      subnet_ids         = var.vpc_subnet_ids
+      security_group_ids = var.vpc_security_group_ids
+    }
+  }
+
   logging_config {
     log_format = "Text"
     log_group  = aws_cloudwatch_log_group.this.name
@@ -37,7 +46,7 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   # The role's policies must exist before the first invocation can log or poll.
-  depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.service]
+  depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.service, aws_iam_role_policy_attachment.vpc]
 }
 
 resource "aws_sqs_queue" "dlq" {

@@ -82,6 +82,18 @@ variable "policy_json" {
   default     = null
 }
 
+variable "vpc_subnet_ids" {
+  description = "Subnets to attach the function to (e.g. to reach RDS); empty for no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function's network interfaces, with vpc_subnet_ids."
+  type        = list(string)
+  default     = []
+}
+
 variable "log_retention_days" {
   description = "CloudWatch Logs retention for the function's log group."
   type        = number

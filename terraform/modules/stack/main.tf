@@ -29,3 +29,21 @@ module "example" {
   alarm_actions = [aws_sns_topic.alarms.arn]
   tags          = local.tags
 }
+
+module "alerts" {
+  source = "../alerts_pipeline"
+
+  project            = var.project
+  environment        = var.environment
+  package_dir        = var.package_dir
+  log_level          = var.log_level
+  alerts_api_url     = var.alerts.api_url
+  staging            = var.alerts.staging
+  sftp_remote_dir    = var.alerts.sftp_remote_dir
+  finalizer_schedule = var.alerts.finalizer_schedule
+  worker             = var.alerts.worker
+  secrets            = var.alerts.secrets
+  network            = var.alerts.network
+  alarm_actions      = [aws_sns_topic.alarms.arn]
+  tags               = local.tags
+}

@@ -12,3 +12,16 @@ output "example" {
     tracking_table = module.example.tracking_table
   }
 }
+
+output "alerts" {
+  description = "Entry points of the alerts to SFTP pipeline."
+  value = {
+    alb_name           = module.alerts.alb_name
+    trigger_url        = module.alerts.trigger_url
+    staging_bucket     = module.alerts.staging_bucket
+    queue_url          = module.alerts.queue_url
+    dlq_url            = module.alerts.dlq_url
+    functions          = module.alerts.functions
+    finalizer_schedule = module.alerts.finalizer_schedule
+  }
+}

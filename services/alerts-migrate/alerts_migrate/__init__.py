@@ -1,0 +1,1 @@
+"""alerts-migrate: apply the alerts schema's pending migrations (invoked by Terraform at deploy time)."""
