@@ -139,7 +139,10 @@ class SqlTrackingStore(TrackingStore):
         ]
         t = self.table
         with self.engine.begin() as conn:
-            conn.execute(self.insert_ignoring_duplicates(conn.dialect.name, rows))
+            # executemany: one cached statement, the rows batched into multi-row INSERTs by the
+            # driver. (Building .values(rows) compiled a fresh 4,000-parameter statement per chunk:
+            # 5x slower on MariaDB.)
+            conn.execute(self.insert_ignoring_duplicates(conn.dialect.name), rows)
             by_namespace: dict[str, list[str]] = defaultdict(list)
             for item in chunk:
                 by_namespace[item.namespace].append(item.key)
@@ -151,19 +154,19 @@ class SqlTrackingStore(TrackingStore):
                 created.update(conn.scalars(query))
         return created
 
-    def insert_ignoring_duplicates(self, dialect: str, rows: list[dict[str, Any]]) -> sa.Executable:
-        """The multi-row INSERT that skips rows whose primary key exists, for ``dialect``."""
+    def insert_ignoring_duplicates(self, dialect: str) -> sa.Executable:
+        """The INSERT that skips rows whose primary key exists, for ``dialect`` (run with many rows)."""
         t = self.table
         if dialect in ("mysql", "mariadb"):
             # A no-op ON DUPLICATE KEY UPDATE rather than INSERT IGNORE, which would also turn other
             # errors (bad values, truncation) into warnings. Setting the column to itself, not to
             # VALUES(...), which MySQL 8 deprecates.
-            return mysql.insert(t).values(rows).on_duplicate_key_update(namespace=t.c.namespace)
+            return mysql.insert(t).on_duplicate_key_update(namespace=t.c.namespace)
         primary_key = ["namespace", "key"]
         if dialect == "sqlite":
-            return sqlite.insert(t).values(rows).on_conflict_do_nothing(index_elements=primary_key)
+            return sqlite.insert(t).on_conflict_do_nothing(index_elements=primary_key)
         if dialect == "postgresql":
-            return postgresql.insert(t).values(rows).on_conflict_do_nothing(index_elements=primary_key)
+            return postgresql.insert(t).on_conflict_do_nothing(index_elements=primary_key)
         raise TrackingError(f"SqlTrackingStore does not support the {dialect!r} dialect")
 
     def get(self, namespace: str, key: str) -> TrackedItem | None:

@@ -49,13 +49,13 @@ def compiled(statement: sa.Executable, dialect: sa.Dialect) -> str:
 
 
 def test_mysql_insert_skips_duplicates_without_insert_ignore(engine: sa.Engine) -> None:
-    sql = compiled(SqlTrackingStore(engine).insert_ignoring_duplicates("mysql", ROWS), mysql.dialect())
+    sql = compiled(SqlTrackingStore(engine).insert_ignoring_duplicates("mysql"), mysql.dialect())
     assert sql.endswith("ON DUPLICATE KEY UPDATE namespace = tracked_items.namespace")
     assert "IGNORE" not in sql.upper()
 
 
 def test_sqlite_insert_skips_duplicates_on_the_primary_key(engine: sa.Engine) -> None:
-    sql = compiled(SqlTrackingStore(engine).insert_ignoring_duplicates("sqlite", ROWS), sqlite.dialect())
+    sql = compiled(SqlTrackingStore(engine).insert_ignoring_duplicates("sqlite"), sqlite.dialect())
     assert sql.endswith('ON CONFLICT (namespace, "key") DO NOTHING')
 
 

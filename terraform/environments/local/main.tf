@@ -25,7 +25,8 @@ provider "aws" {
   # false: aws_glue_job ARNs need the account id.
   skip_requesting_account_id = false
   s3_use_path_style          = true
-  max_retries                = 1
+  # Retries absorb the emulator closing a kept-alive connection mid-refresh under load.
+  max_retries = 3
 
   endpoints {
     cloudwatch     = var.endpoint
