@@ -9,6 +9,7 @@ A stack that cannot start is an error, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -73,12 +74,11 @@ def aws_endpoint_url(local_stack: dict[str, str]) -> str:
     return local_stack["AWS_ENDPOINT_URL"]
 
 
-@pytest.fixture(scope="session")
-def mysql_url(local_stack: dict[str, str]) -> Iterator[str]:
-    """A throwaway MySQL database for this test session, dropped at the end."""
+@contextlib.contextmanager
+def _throwaway_database(server_url: str) -> Iterator[str]:
     import sqlalchemy as sa
 
-    server = sa.make_url(local_stack["MYSQL_URL"])
+    server = sa.make_url(server_url)
     name = f"lp_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(server)
     with admin.begin() as connection:
@@ -89,6 +89,20 @@ def mysql_url(local_stack: dict[str, str]) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_url(local_stack: dict[str, str]) -> Iterator[str]:
+    """A throwaway MySQL database for this test session, dropped at the end."""
+    with _throwaway_database(local_stack["MYSQL_URL"]) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_mysql_url(local_stack: dict[str, str]) -> Iterator[str]:
+    """A throwaway MySQL database of this test's own (for schema tests), dropped afterwards."""
+    with _throwaway_database(local_stack["MYSQL_URL"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import boto3
 import pytest
@@ -18,20 +17,8 @@ class Context:
     function_name = "alerts-migrate-test"
 
 
-@pytest.fixture
-def database(local_stack):
-    server = sa.make_url(local_stack["MYSQL_URL"])
-    name = f"lp_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    yield server.set(database=name)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f"DROP DATABASE `{name}`"))
-    admin.dispose()
-
-
-def test_applies_pending_migrations_once(database, monkeypatch):
+def test_applies_pending_migrations_once(fresh_mysql_url, monkeypatch):
+    database = sa.make_url(fresh_mysql_url)
     from pipelines_shared import aws, settings
 
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # the secret lives in moto; MariaDB is the real one

@@ -4,7 +4,6 @@ store's table, refuse edited history; MySQL payload staging round-trips."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,19 +20,10 @@ PACKAGE = "pipelines_shared.alerts.migrations"
 
 
 @pytest.fixture
-def engine(local_stack):
-    """A database of its own for each test, dropped afterwards."""
-    server = sa.make_url(local_stack["MYSQL_URL"])
-    name = f"lp_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    engine = sa.create_engine(server.set(database=name), pool_size=8)
+def engine(fresh_mysql_url):
+    engine = sa.create_engine(fresh_mysql_url, pool_size=8)
     yield engine
     engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(sa.text(f"DROP DATABASE `{name}`"))
-    admin.dispose()
 
 
 def test_migrations_apply_once(engine):

@@ -22,26 +22,6 @@ variable "alarm_email" {
 }
 
 variable "alerts" {
-  description = "Alerts to SFTP pipeline settings: API URL, secret ARNs, network (see modules/alerts_pipeline)."
-  type = object({
-    api_url         = string
-    staging         = optional(string, "s3")
-    sftp_remote_dir = optional(string, "/upload")
-    secrets = object({
-      trigger_secret_arn         = string
-      api_token_secret_arn       = string
-      mysql_secret_arn           = string
-      sftp_secret_arn            = string
-      sftp_known_hosts_parameter = string
-    })
-    network = object({
-      vpc_id                 = string
-      alb_subnet_ids         = list(string)
-      allowed_cidrs          = list(string)
-      internal               = optional(bool, true)
-      certificate_arn        = optional(string)
-      lambda_subnet_ids      = optional(list(string), [])
-      lambda_security_groups = optional(list(string), [])
-    })
-  })
+  description = "Alerts to SFTP pipeline: API URL, secret ARNs and network. Typed and validated by modules/stack (see the tfvars example)."
+  type        = any
 }
