@@ -5,6 +5,7 @@
 #   - .venv                   dev/test tools (Python 3.12, requirements/dev.txt)
 #   - .local/venv-ministack   the AWS emulator (requirements/ministack.txt)
 #   - .local/venv-runtime     the Lambda runtime's view: Python 3.12 + its boto3 only
+#   - .local/venv-airflow     the Airflow Task SDK, to build the DAGs in airflow/dags
 # Each virtualenv is rebuilt only when its lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,7 @@ mkdir -p .local
 venv .venv requirements/dev.txt
 venv .local/venv-ministack requirements/ministack.txt
 venv .local/venv-runtime requirements/runtime.txt
+venv .local/venv-airflow requirements/airflow.txt
 
 # --- Terraform -------------------------------------------------------------------------------
 if ! command -v terraform >/dev/null 2>&1; then

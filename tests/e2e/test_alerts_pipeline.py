@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from fake_alerts_api.dataset import Dataset
 
+from alerts_client import job_status, trigger_job
 from devstack import fake_api, terraform
 from pipelines_shared.alerts import tracking as t
 from pipelines_shared.alerts.contract import AlertPointer
@@ -117,10 +118,10 @@ def _deliver_job(alerts, job_id: str) -> dict:
     assert alerts["store"].get(t.JOBS, job_id) is None  # no work was done
 
     _post(f"{alerts['api']}/_faults", {"rate_429": 0.15, "retry_after": 0.2, "rate_500": 0.1, "seed": 7})
-    status, summary = _trigger(alerts, job_id)
+    # As the Airflow DAG does it (airflow/dags/alerts_client.py).
+    summary = trigger_job(alerts["trigger_url"], alerts["secret"], job_id)
     faults = json.loads(urllib.request.urlopen(f"{alerts['api']}/_stats", timeout=5).read())["faults"]  # noqa: S310
     _post(f"{alerts['api']}/_faults", {})
-    assert status == 200, summary
     assert faults.get("429", 0) > 0
     assert faults.get("500", 0) > 0
     assert summary["state"] == t.JOB_OPEN
@@ -149,6 +150,8 @@ def _deliver_job(alerts, job_id: str) -> dict:
     job = alerts["store"].get(t.JOBS, job_id)
     assert job.status == t.JOB_FINALIZED
     assert job.attributes["finalized_at"]
+    status = job_status(alerts["trigger_url"], alerts["secret"], job_id)  # what the DAG's sensor reads
+    assert (status["state"], status["alerts"]) == (t.JOB_FINALIZED, {t.COMPLETED: len(expected)})
     again = _finalize(alerts)
     assert again["finalized"] == []  # exactly once
     assert [d for d in again["dead_lettered"] if d["job_id"] == job_id] == []  # nothing of it in the DLQ

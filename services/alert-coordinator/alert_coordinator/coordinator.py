@@ -103,6 +103,19 @@ class Coordinator:
         self._concurrency = concurrency
         self._ids_lock = threading.Lock()
 
+    def status(self, job_id: str) -> dict[str, Any] | None:
+        """The job's state and its alerts' counts by state (a tracker read: the API is not called)."""
+        job = self._store.get(t.JOBS, job_id)
+        if job is None:
+            return None
+        return {
+            "job_id": job_id,
+            "state": job.status,
+            "alert_count": job.attributes.get("alert_count"),
+            "alerts": self._store.count_by_status(t.job_namespace(job_id)),
+            "finalized_at": job.attributes.get("finalized_at"),
+        }
+
     def run(self, request: JobRequest, correlation_id: str) -> JobSummary:
         job = self._store.get(t.JOBS, request.job_id)
         if job is not None and job.status == t.JOB_FINALIZED:

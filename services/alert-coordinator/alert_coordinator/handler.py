@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines_shared import aws
+from pipelines_shared.alerts.contract import JOB_ID
 from pipelines_shared.alerts.staging import MySqlPayloadStore, PayloadStore, S3PayloadStore
 from pipelines_shared.alerts.tracking import TABLE
 from pipelines_shared.db import engine_from_secret
@@ -77,6 +78,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not authenticated(event, get_secret(settings.trigger_secret_arn)):
         logger.warning("unauthenticated trigger refused", path=event.get("path"))
         return alb_response(401, {"error": "unauthorized"})
+    if event.get("httpMethod") == "GET":
+        job_id = str(event.get("path", "")).rstrip("/").rsplit("/", 1)[-1]
+        if not JOB_ID.match(job_id):
+            return alb_response(400, {"error": "GET /jobs/<job_id>"})
+        found = coordinator.status(job_id)
+        return alb_response(200, found) if found else alb_response(404, {"error": f"no job {job_id}"})
     try:
         request = JobRequest.from_event(event)
     except BadRequest as error:

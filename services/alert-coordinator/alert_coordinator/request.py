@@ -66,7 +66,14 @@ def new_job_id() -> str:
     return f"job-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid4().hex[:8]}"
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 409: "Conflict", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    409: "Conflict",
+    500: "Internal Server Error",
+}
 
 
 def alb_response(status: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -190,3 +190,14 @@ def test_an_alert_without_id_fails_its_status(parts):
     summary = coordinator(parts, api).run(JobRequest("job-1"), "c")
     assert summary.errors[5].startswith(InvalidAlert.__name__)
     assert summary.state == t.JOB_STAGING
+
+
+def test_status_reads_the_tracker_without_calling_the_api(parts):
+    api = FakeApi(per_status=2)
+    coordinator(parts, api).run(JobRequest("job-1", statuses=(1, 2)), "c")
+    api.data.clear()  # the API is gone: status must not need it
+    status = coordinator(parts, api).status("job-1")
+    assert status["state"] == t.JOB_OPEN
+    assert status["alert_count"] == 4
+    assert status["alerts"] == {t.QUEUED: 4}
+    assert coordinator(parts, api).status("nope") is None

@@ -102,3 +102,27 @@ resource "aws_lb_listener_rule" "jobs" {
 
   tags = var.tags
 }
+
+resource "aws_lb_listener_rule" "job_status" {
+  listener_arn = aws_lb_listener.trigger.arn
+  priority     = 20
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.coordinator.arn
+  }
+
+  condition {
+    path_pattern {
+      values = ["/jobs/*"]
+    }
+  }
+
+  condition {
+    http_request_method {
+      values = ["GET"]
+    }
+  }
+
+  tags = var.tags
+}
