@@ -6,6 +6,8 @@ writes for managed credentials: ``{"host", "port", "username", "password", "dbna
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from pipelines_shared.settings import get_secret_json
@@ -38,3 +40,18 @@ def engine_from_secret(secret_id: str, *, pool_size: int = 4, connect_timeout: i
         pool_recycle=300,
         connect_args={"connect_timeout": connect_timeout, "read_timeout": 30, "write_timeout": 30},
     )
+
+
+@contextlib.contextmanager
+def named_lock(connection: Any, name: str, timeout: float = 0) -> Iterator[bool]:
+    """Hold MySQL's named lock ``name`` (GET_LOCK) on ``connection``; the context's value says whether it
+    was taken within ``timeout`` seconds. Released on exit, or by MySQL if the connection dies."""
+    import sqlalchemy as sa
+
+    name = name[:64]  # MySQL's limit for lock names
+    taken = connection.execute(sa.text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": timeout}).scalar() == 1
+    try:
+        yield taken
+    finally:
+        if taken:
+            connection.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})

@@ -14,6 +14,7 @@ The small equivalent of Alembic that a Lambda can run at deploy time without ext
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipelines_shared.db import named_lock
 from pipelines_shared.log import get_logger
 
 logger = get_logger(__name__)
@@ -62,17 +64,13 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str
     """Apply the package's pending migrations; return the names applied now."""
     applied_now: list[str] = []
     with engine.connect() as connection:
-        mysql = connection.dialect.name in ("mysql", "mariadb")
-        if mysql:
-            lock = f"migrations:{package}"[:64]
-            if (
-                connection.execute(
-                    sa.text("SELECT GET_LOCK(:n, :t)"), {"n": lock, "t": lock_timeout}
-                ).scalar()
-                != 1
-            ):
-                raise MigrationError(f"another migration run holds the lock {lock!r}")
-        try:
+        if connection.dialect.name in ("mysql", "mariadb"):
+            lock = named_lock(connection, f"migrations:{package}", lock_timeout)
+        else:
+            lock = contextlib.nullcontext(True)
+        with lock as taken:
+            if not taken:
+                raise MigrationError(f"another migration run holds the lock of {package}")
             _metadata.create_all(connection, checkfirst=True)
             connection.commit()
             done = dict(
@@ -86,9 +84,6 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str
                     continue
                 _apply(connection, name, sql, digest)
                 applied_now.append(name)
-        finally:
-            if mysql:
-                connection.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": lock})
     return applied_now
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipelines_shared.alerts.contract import AlertPointer
+from pipelines_shared.db import named_lock
 from pipelines_shared.http import JsonHttpClient, paginate
 from pipelines_shared.log import correlation_message_attributes, get_logger
 from pipelines_shared.retry import RetryPolicy, TransientError
@@ -57,16 +58,8 @@ class MySqlJobLock:
 
     @contextlib.contextmanager
     def hold(self, job_id: str) -> Iterator[bool]:
-        import sqlalchemy as sa
-
-        name = f"alerts-job:{job_id}"[:64]
-        with self._engine.connect() as connection:
-            taken = connection.execute(sa.text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
-            try:
-                yield taken
-            finally:
-                if taken:
-                    connection.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+        with self._engine.connect() as connection, named_lock(connection, f"alerts-job:{job_id}") as taken:
+            yield taken
 
 
 def api_pages(client: JsonHttpClient, *, page_size: int) -> Callable[[int], Iterator[list[dict[str, Any]]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -58,16 +58,15 @@ class Worker:
         self._deadline = deadline
         self._clock = clock
         self._session: Uploader | None = None
-        self._session_cm: AbstractContextManager[Uploader] | None = None
         self._session_error: BaseException | None = None
+        self._exit_stack = ExitStack()
         self._directories: set[str] = set()
 
     def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._session_cm is not None:
-            self._session_cm.__exit__(None, None, None)
+        self._exit_stack.close()
 
     def _uploader(self) -> Uploader:
         # One connection for the whole batch; if it cannot be opened, every remaining record fails at
@@ -76,9 +75,7 @@ class Worker:
             raise self._session_error
         if self._session is None:
             try:
-                cm = self._open_session()
-                self._session = cm.__enter__()
-                self._session_cm = cm
+                self._session = self._exit_stack.enter_context(self._open_session())
             except Exception as error:
                 self._session_error = error
                 raise

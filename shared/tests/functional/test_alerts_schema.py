@@ -117,3 +117,15 @@ def test_mysql_payload_staging_round_trips_and_is_idempotent(engine):
         assert connection.execute(sa.text("SELECT COUNT(*) FROM alert_payloads")).scalar() == 7
     with pytest.raises(StagedPayloadMissing):
         store.fetch("mysql://alert_payloads/job-1/" + "0" * 64)
+
+
+def test_named_lock_admits_one_holder_and_is_released_on_exit(engine):
+    from pipelines_shared.db import named_lock
+
+    with engine.connect() as first, engine.connect() as second:
+        with named_lock(first, "lp-test-lock") as taken:
+            assert taken
+            with named_lock(second, "lp-test-lock") as also:
+                assert not also  # held elsewhere: refused at once, not waited for
+        with named_lock(second, "lp-test-lock") as after:
+            assert after  # released when the first holder left
