@@ -108,9 +108,11 @@ def fresh_mysql_url(local_stack: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def deployed_stack(local_stack: dict[str, str]) -> dict[str, object]:
     """The whole graph built and applied with the `local` Terraform root; returns its outputs."""
+    import build_glue
     import build_zips
     from devstack import terraform
 
     assert build_zips.main([]) == 0
+    assert build_glue.main([]) == 0
     terraform.apply(capture=True)
     return terraform.outputs()

@@ -1,15 +1,21 @@
-"""Start ministack with the one compatibility fix our Terraform needs.
+"""Start ministack with the compatibility fixes our Terraform needs.
 
 Run with ministack's own interpreter (its virtualenv), never imported by our code:
 
     .local/venv-ministack/bin/python tools/ministack_server.py
 
-ministack 1.5.33 answers CloudWatch ``DescribeAlarms`` in the Query protocol (the one the
-Terraform AWS provider speaks) with a truncated alarm: no description, dimensions, statistic,
-period, actions or missing-data treatment. Every plan after an apply then shows drift, and the
-provider refuses an alarm whose statistic it cannot see, so ``ignore_changes`` cannot hide it.
-The fix below answers with the same alarms ministack already returns in its JSON protocol,
-rendered as Query XML. Nothing else is changed. Remove it when ministack renders them itself.
+1. ministack 1.5.33 answers CloudWatch ``DescribeAlarms`` in the Query protocol (the one the
+   Terraform AWS provider speaks) with a truncated alarm: no description, dimensions, statistic,
+   period, actions or missing-data treatment. Every plan after an apply then shows drift, and the
+   provider refuses an alarm whose statistic it cannot see, so ``ignore_changes`` cannot hide it.
+   The fix answers with the same alarms ministack already returns in its JSON protocol, rendered
+   as Query XML.
+2. Its Glue ``CreateJob`` drops ``ExecutionProperty`` (``UpdateJob`` too) and keeps ``Tags`` where
+   ``GetTags`` never looks, so every plan after an apply wants to set both again on each job. The
+   fix keeps ``ExecutionProperty`` on the job and registers the tags under the job's ARN, as
+   ``TagResource`` does.
+
+Nothing else is changed. Remove a fix when ministack does it itself.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from ministack import app
-from ministack.services import cloudwatch
+from ministack.services import cloudwatch, glue
 
 _original_describe_alarms = cloudwatch._describe_alarms
 
@@ -78,6 +84,33 @@ def _describe_alarms(params, cbor_data, is_cbor, is_json=False):
 
 
 cloudwatch._describe_alarms = _describe_alarms
+
+_original_create_job = glue._create_job
+_original_update_job = glue._update_job
+
+
+def _create_job(data):
+    status, headers, body = _original_create_job(data)
+    name = data.get("Name")
+    if status == 200 and name in glue._jobs:
+        if data.get("ExecutionProperty"):
+            glue._jobs[name]["ExecutionProperty"] = dict(data["ExecutionProperty"])
+        if data.get("Tags"):
+            glue._tags[glue._arn("job", name)] = dict(data["Tags"])
+    return status, headers, body
+
+
+def _update_job(data):
+    status, headers, body = _original_update_job(data)
+    name = data.get("JobName")
+    update = data.get("JobUpdate", {})
+    if status == 200 and name in glue._jobs and "ExecutionProperty" in update:
+        glue._jobs[name]["ExecutionProperty"] = dict(update["ExecutionProperty"])
+    return status, headers, body
+
+
+glue._create_job = _create_job
+glue._update_job = _update_job
 
 if __name__ == "__main__":
     app.main()

@@ -6,6 +6,8 @@
 #   - .local/venv-ministack   the AWS emulator (requirements/ministack.txt)
 #   - .local/venv-runtime     the Lambda runtime's view: Python 3.12 + its boto3 only
 #   - .local/venv-airflow     the Airflow Task SDK, to build the DAGs in airflow/dags
+#   - .local/venv-glue        Python 3.9 + pyarrow: AWS Glue's Python-shell runtime, for glue/ tests
+#   - .local/venv-spark       Python 3.11 + PySpark 3.5 (Glue 5.0), for the Spark variant's tests
 # Each virtualenv is rebuilt only when its lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ missing=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)  # local PySpark
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)            # the converter's C scanner
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
     echo "setup: please install: ${missing[*]} (needs root)" >&2; exit 1
@@ -33,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  say "Debian packages: mariadb-server and openssh-server present"
+  say "Debian packages: mariadb-server, openssh-server, a Java runtime and gcc present"
 fi
 
 # --- Python 3.12 -----------------------------------------------------------------------------
@@ -43,15 +47,30 @@ py312="${PYTHON312:-}"
 [ -n "$py312" ] || { [ -x /root/.pyenv/versions/3.12.1/bin/python ] && py312=/root/.pyenv/versions/3.12.1/bin/python; }
 [ -n "$py312" ] || { echo "setup: Python 3.12 is required (Lambda runtime parity); set PYTHON312=/path/to/python3.12" >&2; exit 1; }
 
-venv() {  # venv <dir> <lock file>
-  local dir=$1 lock=$2 stamp=$1/.lock.sha256 want
+# Glue parity interpreters: Python shell jobs run 3.9, Glue 5.0 Spark jobs 3.11.
+find_python() {  # find_python <major.minor> <env override>
+  local want=$1 candidate
+  for candidate in ${2:-} "$(command -v "python$want" 2>/dev/null || true)" /root/.pyenv/versions/"$want".*/bin/python; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    if "$candidate" -c "import sys; assert '%d.%d' % sys.version_info[:2] == '$want'" 2>/dev/null; then
+      echo "$candidate"; return
+    fi
+  done
+  echo "setup: Python $want is required (Glue runtime parity); set PYTHON${want//./}=/path/to/python$want" >&2
+  exit 1
+}
+py39=$(find_python 3.9 "${PYTHON39:-}")
+py311=$(find_python 3.11 "${PYTHON311:-}")
+
+venv() {  # venv <dir> <lock file> [python]
+  local dir=$1 lock=$2 python=${3:-$py312} stamp=$1/.lock.sha256 want
   want=$(sha256sum "$lock" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
     say "$dir up to date"; return
   fi
   say "building $dir from $lock"
   rm -rf "$dir"
-  "$py312" -m venv "$dir"
+  "$python" -m venv "$dir"
   mkdir -p .local/logs
   local log=".local/logs/pip-$(basename "$dir").log"
   if ! "$dir/bin/python" -m pip install --disable-pip-version-check -r "$lock" >"$log" 2>&1; then
@@ -66,6 +85,8 @@ venv .venv requirements/dev.txt
 venv .local/venv-ministack requirements/ministack.txt
 venv .local/venv-runtime requirements/runtime.txt
 venv .local/venv-airflow requirements/airflow.txt
+venv .local/venv-glue requirements/glue.txt "$py39"
+venv .local/venv-spark requirements/spark.txt "$py311"
 
 # --- Terraform -------------------------------------------------------------------------------
 if ! command -v terraform >/dev/null 2>&1; then

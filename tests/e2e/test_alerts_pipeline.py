@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -50,16 +49,6 @@ def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> tuple[
         return error.code, json.loads(error.read() or b"{}")
 
 
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def alerts(deployed_stack, local_stack):
     outputs = deployed_stack["alerts"]
@@ -94,15 +83,6 @@ def _finalize(alerts) -> dict:
     return json.loads(response["Payload"].read())
 
 
-def _queue_counts(url: str) -> tuple[int, int]:
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
-
-
 def _files(alerts, job_id: str) -> dict[str, Path]:
     directory = alerts["upload_dir"] / job_id
     if not directory.is_dir():
@@ -110,7 +90,7 @@ def _files(alerts, job_id: str) -> dict[str, Path]:
     return {path.name: path for path in directory.iterdir()}
 
 
-def _deliver_job(alerts, job_id: str) -> dict:
+def _deliver_job(alerts, job_id: str, wait_for) -> dict:
     """Trigger a whole job under injected faults and check every alert arrived once, byte for byte."""
     expected = alerts["expected"]
     status, unauthenticated = _post(alerts["trigger_url"], {"job_id": job_id})
@@ -130,9 +110,7 @@ def _deliver_job(alerts, job_id: str) -> dict:
     assert {int(s) for s in summary["statuses"]} == set(range(1, 21))
 
     names = {safe_remote_name(alert_id): alert_id for alert_id in expected}
-    _wait_for(
-        lambda: set(_files(alerts, job_id)) == set(names), 600, f"{len(names)} files on the SFTP server"
-    )
+    wait_for(lambda: set(_files(alerts, job_id)) == set(names), 600, f"{len(names)} files on the SFTP server")
     files = _files(alerts, job_id)
     assert not [name for name in files if name.endswith(".part") or name.startswith(".")]
     wrong = [name for name, path in files.items() if path.read_bytes() != expected[names[name]]]
@@ -140,7 +118,7 @@ def _deliver_job(alerts, job_id: str) -> dict:
     assert sum(1 for body in expected.values() if len(body) >= 180_000) >= 200  # ~200 KB alerts among them
 
     namespace = t.job_namespace(job_id)
-    assert _wait_for(
+    assert wait_for(
         lambda: alerts["store"].count_by_status(namespace) == {t.COMPLETED: len(expected)},
         60,
         "all completed",
@@ -158,9 +136,9 @@ def _deliver_job(alerts, job_id: str) -> dict:
     return summary
 
 
-def test_job_with_s3_staging_delivers_every_alert_exactly_once(alerts):
+def test_job_with_s3_staging_delivers_every_alert_exactly_once(alerts, wait_for, queue_counts):
     job_id = f"e2e-s3-{uuid.uuid4().hex[:8]}"
-    _deliver_job(alerts, job_id)
+    _deliver_job(alerts, job_id, wait_for)
     item = alerts["store"].get(t.job_namespace(job_id), "ALR-01-000000")
     assert item.attributes["location"].startswith("s3://")
 
@@ -174,7 +152,7 @@ def test_job_with_s3_staging_delivers_every_alert_exactly_once(alerts):
     attrs = item.attributes
     pointer = AlertPointer(job_id, item.key, 1, attrs["location"], attrs["sha256"], attrs["size"])
     boto3.client("sqs").send_message(QueueUrl=alerts["queue_url"], MessageBody=pointer.to_body())
-    _wait_for(lambda: _queue_counts(alerts["queue_url"]) == (0, 0), 60, "the duplicate to be consumed")
+    wait_for(lambda: queue_counts(alerts["queue_url"]) == (0, 0), 60, "the duplicate to be consumed")
     assert {name: path.stat().st_mtime_ns for name, path in _files(alerts, job_id).items()} == stamps
     assert alerts["store"].get(t.job_namespace(job_id), "ALR-01-000000").version == version
     assert [d for d in _finalize(alerts)["dead_lettered"] if d["job_id"] == job_id] == []
@@ -191,14 +169,14 @@ def mysql_staging(alerts):
         terraform.apply(capture=True)
 
 
-def test_job_with_mysql_staging_delivers_every_alert_exactly_once(alerts, mysql_staging):
+def test_job_with_mysql_staging_delivers_every_alert_exactly_once(alerts, mysql_staging, wait_for):
     job_id = f"e2e-mysql-{uuid.uuid4().hex[:8]}"
-    _deliver_job(alerts, job_id)
+    _deliver_job(alerts, job_id, wait_for)
     item = alerts["store"].get(t.job_namespace(job_id), "ALR-01-000000")
     assert item.attributes["location"].startswith("mysql://")
 
 
-def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts):
+def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts, wait_for):
     job_id = f"e2e-poison-{uuid.uuid4().hex[:8]}"
     status, summary = _trigger(alerts, job_id, statuses=[20])
     assert status == 200, summary
@@ -211,7 +189,7 @@ def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts):
     def reported() -> list[dict]:
         return [d for d in _finalize(alerts)["dead_lettered"] if d["job_id"] == job_id]
 
-    dead = _wait_for(
+    dead = wait_for(
         reported, WORKER_VISIBILITY * (MAX_RECEIVE_COUNT + 1) + 60, "the poison pointer in the DLQ"
     )
     assert [d["alert_id"] for d in dead] == ["ghost"]

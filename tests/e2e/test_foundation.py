@@ -4,7 +4,6 @@ re-plan, and the example worker fed through its SQS queue with good messages and
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import boto3
@@ -31,25 +30,6 @@ def test_outputs_expose_every_entry_point(deployed_stack):
     assert deployed_stack["endpoint"].startswith("http")
 
 
-def _queue_counts(sqs, url: str) -> tuple[int, int]:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def _log_events(group: str, phrase: str, run: str) -> list[dict]:
     """The function's JSON log lines containing phrase, of this test run (by correlation id)."""
     logs = boto3.client("logs")
@@ -64,7 +44,9 @@ def _log_events(group: str, phrase: str, run: str) -> list[dict]:
     return events
 
 
-def test_example_worker_processes_good_messages_once_and_dead_letters_poison(deployed_stack):
+def test_example_worker_processes_good_messages_once_and_dead_letters_poison(
+    deployed_stack, wait_for, queue_counts
+):
     example = deployed_stack["example"]
     sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
     log_group = f"/aws/lambda/{example['function_name']}"
@@ -102,7 +84,7 @@ def test_example_worker_processes_good_messages_once_and_dead_letters_poison(dep
                 items[item["sk"]["S"]] = item
         return items
 
-    _wait_for(lambda: len(tracked()) == len(good), timeout=60, what="all good messages to be processed")
+    wait_for(lambda: len(tracked()) == len(good), timeout=60, what="all good messages to be processed")
 
     # The poison message fails on every receive; after maxReceiveCount receives SQS moves it to the
     # DLQ. Messages seen are hidden for a while, so each poll reads further into the DLQ.
@@ -117,7 +99,7 @@ def test_example_worker_processes_good_messages_once_and_dead_letters_poison(dep
                 dead[message["MessageId"]] = message["Body"]
         return poison in dead.values()
 
-    _wait_for(
+    wait_for(
         poison_dead_lettered, timeout=VISIBILITY_TIMEOUT * (MAX_RECEIVE_COUNT + 1) + 30, what="poison in DLQ"
     )
 
@@ -138,4 +120,4 @@ def test_example_worker_processes_good_messages_once_and_dead_letters_poison(dep
     assert len({line["request_id"] for line in failures}) == MAX_RECEIVE_COUNT  # three separate invocations
 
     # Nothing is left in flight: every good message was deleted once processed.
-    assert _wait_for(lambda: _queue_counts(sqs, example["queue_url"]) == (0, 0), 30, "an empty queue")
+    assert wait_for(lambda: queue_counts(example["queue_url"]) == (0, 0), 30, "an empty queue")

@@ -44,6 +44,12 @@ def start() -> bool:
         TMPDIR=str(DIR / "tmp"),
         # Glue Python-shell jobs run the first `python3` on ministack's PATH: make it the 3.12 venv.
         PATH=f"{python.parent}:{env.get('PATH', '/usr/bin:/bin')}",
+        # Glue jobs run as child processes with ministack's environment: give them what a job role
+        # gives them on AWS (credentials and a region in the environment), here the emulator's dummies.
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",  # noqa: S106 - the emulator's well-known dummy credentials
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
         # Cognito's MQTT listener would otherwise open 0.0.0.0:8883.
         IOT_MTLS_ENABLED="0",
         LOG_LEVEL=os.environ.get("MINISTACK_LOG_LEVEL", "WARNING"),

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import fake_api, ministack, paths, sshd
@@ -46,7 +47,7 @@ def run(*args: str, check: bool = True, capture: bool = False) -> subprocess.Com
     return result
 
 
-def _vars() -> list[str]:
+def _vars(overrides: Mapping[str, str] | None = None) -> list[str]:
     # AWS_ENDPOINT_URL wins, so the same root deploys to LocalStack from docker-compose.
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or ministack.endpoint()
     return [
@@ -54,6 +55,7 @@ def _vars() -> list[str]:
         f"-var=package_dir={paths.BUILD}",
         f"-var=alerts_api_url={fake_api.url()}",
         f"-var=sftp_remote_dir={sshd.remote_dir()}",
+        *(f"-var={name}={value}" for name, value in (overrides or {}).items()),
     ]
 
 
@@ -62,9 +64,10 @@ def init(capture: bool = False) -> None:
     run("init", "-input=false", "-reconfigure", f"-backend-config=path={paths.TF_STATE}", capture=capture)
 
 
-def apply(capture: bool = False) -> None:
+def apply(capture: bool = False, overrides: Mapping[str, str] | None = None) -> None:
+    """Apply the local root; ``overrides`` sets root variables (e.g. feature flags) for this apply."""
     init(capture=capture)
-    run("apply", "-auto-approve", "-input=false", *_vars(), capture=capture)
+    run("apply", "-auto-approve", "-input=false", *_vars(overrides), capture=capture)
 
 
 def plan_detailed_exitcode() -> subprocess.CompletedProcess[str]:

@@ -17,3 +17,8 @@ output "alerts" {
   description = "Entry points of the alerts pipeline (trigger URL, queues, bucket, functions)."
   value       = module.stack.alerts
 }
+
+output "ndjson_parquet" {
+  description = "Entry points of the NDJSON to Parquet pipeline (landing bucket, output bucket, state machine, topic, ...)."
+  value       = module.stack.ndjson_parquet
+}

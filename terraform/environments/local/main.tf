@@ -78,4 +78,22 @@ module "stack" {
       allowed_cidrs  = ["127.0.0.1/32"]
     }
   }
+
+  ndjson_parquet = {
+    stream_manifests_enabled = var.ndjson_stream_manifests
+    eventbridge_enabled      = var.ndjson_eventbridge
+    force_destroy            = true
+    point_in_time_recovery   = false
+    # The Glue job reaches the emulator only through this argument (ministack passes job arguments as
+    # environment variables and sets no AWS_ENDPOINT_URL for the job).
+    glue_extra_arguments = { "--aws_endpoint_url" = var.endpoint }
+    # Small batches and short waits, so the tests see several manifests, an orphan flush and quick polls.
+    max_files_per_manifest        = 50
+    orphan_after_seconds          = 10
+    glue_poll_seconds             = 2
+    concurrent_runs_retry_seconds = 2
+    retry_interval_seconds        = 1
+    # ministack reads a job's Timeout as seconds (AWS: minutes) and caps it at 600: 120 s here.
+    glue_timeout_minutes = 120
+  }
 }

@@ -24,3 +24,8 @@ output "alerts" {
     trigger_url = "${var.endpoint}/_alb/${module.stack.alerts.alb_name}/jobs"
   })
 }
+
+output "ndjson_parquet" {
+  description = "Entry points of the NDJSON to Parquet pipeline (buckets, tables, state machine, topic, queues, jobs, functions)."
+  value       = module.stack.ndjson_parquet
+}

@@ -28,4 +28,6 @@ module "stack" {
   log_level   = "INFO"
   alarm_email = var.alarm_email
   alerts      = var.alerts
+
+  ndjson_parquet = var.ndjson_parquet
 }

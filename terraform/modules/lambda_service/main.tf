@@ -52,7 +52,7 @@ resource "aws_lambda_function" "this" {
 resource "aws_sqs_queue" "dlq" {
   count = local.has_queue ? 1 : 0
 
-  name                              = "${var.name}-dlq"
+  name                              = coalesce(var.sqs_source.dlq_name, "${var.name}-dlq")
   message_retention_seconds         = var.sqs_source.dlq_message_retention_seconds
   sqs_managed_sse_enabled           = var.sqs_source.kms_master_key_id == null ? true : null
   kms_master_key_id                 = var.sqs_source.kms_master_key_id
@@ -63,10 +63,11 @@ resource "aws_sqs_queue" "dlq" {
 resource "aws_sqs_queue" "this" {
   count = local.has_queue ? 1 : 0
 
-  name = "${var.name}-queue"
+  name = coalesce(var.sqs_source.queue_name, "${var.name}-queue")
   # AWS guidance: at least 6 x the function timeout, so a message is not redelivered while a
   # (retried) invocation still holds it.
-  visibility_timeout_seconds        = 6 * var.timeout
+  visibility_timeout_seconds        = coalesce(var.sqs_source.visibility_timeout_seconds, 6 * var.timeout)
+  receive_wait_time_seconds         = var.sqs_source.receive_wait_time_seconds
   message_retention_seconds         = var.sqs_source.message_retention_seconds
   sqs_managed_sse_enabled           = var.sqs_source.kms_master_key_id == null ? true : null
   kms_master_key_id                 = var.sqs_source.kms_master_key_id
@@ -78,6 +79,13 @@ resource "aws_sqs_queue" "this" {
   })
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.sqs_source.visibility_timeout_seconds == null ? true : (var.sqs_source.visibility_timeout_seconds >= 6 * var.timeout && var.sqs_source.visibility_timeout_seconds <= 43200)
+      error_message = "sqs_source.visibility_timeout_seconds must be at least 6 x timeout (AWS guidance for Lambda sources) and at most 43200."
+    }
+  }
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {

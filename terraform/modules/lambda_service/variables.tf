@@ -106,6 +106,9 @@ variable "sqs_source" {
     batch_size and maximum_batching_window_in_seconds tune the event source mapping;
     max_receive_count is how many receives a message gets before it moves to the DLQ (>= 3);
     maximum_concurrency caps the pollers (2-1000, null for no cap).
+    queue_name and dlq_name replace the default names "<name>-queue" and "<name>-dlq" (e.g. names an
+    architecture fixes); visibility_timeout_seconds replaces 6 x timeout (it may not be shorter);
+    receive_wait_time_seconds is the queue's long-poll wait (0-20) for consumers other than Lambda.
   EOT
   type = object({
     batch_size                         = optional(number, 10)
@@ -115,6 +118,10 @@ variable "sqs_source" {
     dlq_message_retention_seconds      = optional(number, 1209600)
     maximum_concurrency                = optional(number)
     kms_master_key_id                  = optional(string)
+    queue_name                         = optional(string)
+    dlq_name                           = optional(string)
+    visibility_timeout_seconds         = optional(number)
+    receive_wait_time_seconds          = optional(number, 0)
   })
   default = null
 
@@ -126,6 +133,11 @@ variable "sqs_source" {
   validation {
     condition     = var.sqs_source == null ? true : (var.sqs_source.batch_size >= 1 && var.sqs_source.batch_size <= 10000)
     error_message = "sqs_source.batch_size must be between 1 and 10000."
+  }
+
+  validation {
+    condition     = var.sqs_source == null ? true : (var.sqs_source.receive_wait_time_seconds >= 0 && var.sqs_source.receive_wait_time_seconds <= 20)
+    error_message = "sqs_source.receive_wait_time_seconds must be between 0 and 20."
   }
 }
 

@@ -47,3 +47,43 @@ module "alerts" {
   alarm_actions      = [aws_sns_topic.alarms.arn]
   tags               = local.tags
 }
+
+module "ndjson_parquet" {
+  source = "../ndjson_parquet_pipeline"
+  count  = var.ndjson_parquet.enabled ? 1 : 0
+
+  environment                   = var.environment
+  package_dir                   = var.package_dir
+  log_level                     = var.log_level
+  alert_email                   = var.ndjson_parquet.alert_email
+  force_destroy                 = var.ndjson_parquet.force_destroy
+  point_in_time_recovery        = var.ndjson_parquet.point_in_time_recovery
+  table_deletion_protection     = var.ndjson_parquet.table_deletion_protection
+  stream_manifests_enabled      = var.ndjson_parquet.stream_manifests_enabled
+  eventbridge_enabled           = var.ndjson_parquet.eventbridge_enabled
+  flush_interval_minutes        = var.ndjson_parquet.flush_interval_minutes
+  max_files_per_manifest        = var.ndjson_parquet.max_files_per_manifest
+  max_bytes_per_manifest        = var.ndjson_parquet.max_bytes_per_manifest
+  orphan_after_seconds          = var.ndjson_parquet.orphan_after_seconds
+  max_file_bytes                = var.ndjson_parquet.max_file_bytes
+  spark_threshold_bytes         = var.ndjson_parquet.spark_threshold_bytes
+  breaker_failure_threshold     = var.ndjson_parquet.breaker_failure_threshold
+  breaker_window_seconds        = var.ndjson_parquet.breaker_window_seconds
+  glue_max_capacity             = var.ndjson_parquet.glue_max_capacity
+  glue_timeout_minutes          = var.ndjson_parquet.glue_timeout_minutes
+  spark_timeout_minutes         = var.ndjson_parquet.spark_timeout_minutes
+  spark_worker_type             = var.ndjson_parquet.spark_worker_type
+  spark_number_of_workers       = var.ndjson_parquet.spark_number_of_workers
+  glue_max_concurrent_runs      = var.ndjson_parquet.glue_max_concurrent_runs
+  glue_extra_arguments          = var.ndjson_parquet.glue_extra_arguments
+  glue_poll_seconds             = var.ndjson_parquet.glue_poll_seconds
+  concurrent_runs_retry_seconds = var.ndjson_parquet.concurrent_runs_retry_seconds
+  retry_interval_seconds        = var.ndjson_parquet.retry_interval_seconds
+  expiration_days               = var.ndjson_parquet.expiration_days
+  builder                       = var.ndjson_parquet.builder
+  status_updater                = var.ndjson_parquet.status_updater
+  # Its alarms notify the stack's topic too (alarm_email); per-manifest failure alerts go to the
+  # pipeline's own topic only (ndjson_parquet.alert_email).
+  alarm_actions = [aws_sns_topic.alarms.arn]
+  tags          = local.tags
+}

@@ -25,3 +25,26 @@ output "alerts" {
     finalizer_schedule = module.alerts.finalizer_schedule
   }
 }
+
+output "ndjson_parquet" {
+  description = "Entry points of the NDJSON to Parquet pipeline (null when disabled)."
+  value = var.ndjson_parquet.enabled ? {
+    input_bucket      = module.ndjson_parquet[0].input_bucket
+    landing_prefix    = module.ndjson_parquet[0].landing_prefix
+    output_bucket     = module.ndjson_parquet[0].output_bucket
+    manifest_bucket   = module.ndjson_parquet[0].manifest_bucket
+    quarantine_bucket = module.ndjson_parquet[0].quarantine_bucket
+    scripts_bucket    = module.ndjson_parquet[0].scripts_bucket
+    tracking_table    = module.ndjson_parquet[0].tracking_table
+    metrics_table     = module.ndjson_parquet[0].metrics_table
+    state_machine_arn = module.ndjson_parquet[0].state_machine_arn
+    alerts_topic_arn  = module.ndjson_parquet[0].alerts_topic_arn
+    queue_url         = module.ndjson_parquet[0].queue_url
+    dlq_url           = module.ndjson_parquet[0].dlq_url
+    event_bus_name    = module.ndjson_parquet[0].event_bus_name
+    glue_jobs         = module.ndjson_parquet[0].glue_jobs
+    functions         = module.ndjson_parquet[0].functions
+    dashboard_name    = module.ndjson_parquet[0].dashboard_name
+    flush_schedule    = module.ndjson_parquet[0].flush_schedule
+  } : null
+}

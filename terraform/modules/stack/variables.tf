@@ -69,3 +69,52 @@ variable "alerts" {
     })
   })
 }
+
+variable "ndjson_parquet" {
+  description = "NDJSON to Parquet pipeline (seed 001): see modules/ndjson_parquet_pipeline for each field. enabled = false leaves it out."
+  type = object({
+    enabled                       = optional(bool, true)
+    alert_email                   = optional(string)
+    force_destroy                 = optional(bool, false)
+    point_in_time_recovery        = optional(bool, true)
+    table_deletion_protection     = optional(bool, false)
+    stream_manifests_enabled      = optional(bool, false)
+    eventbridge_enabled           = optional(bool, false)
+    flush_interval_minutes        = optional(number, 5)
+    max_files_per_manifest        = optional(number, 500)
+    max_bytes_per_manifest        = optional(number, 5368709120)
+    orphan_after_seconds          = optional(number, 900)
+    max_file_bytes                = optional(number, 2147483648)
+    spark_threshold_bytes         = optional(number, 2147483648)
+    breaker_failure_threshold     = optional(number, 3)
+    breaker_window_seconds        = optional(number, 900)
+    glue_max_capacity             = optional(number, 1)
+    glue_timeout_minutes          = optional(number, 60)
+    spark_timeout_minutes         = optional(number, 120)
+    spark_worker_type             = optional(string, "G.1X")
+    spark_number_of_workers       = optional(number, 2)
+    glue_max_concurrent_runs      = optional(number, 10)
+    glue_extra_arguments          = optional(map(string), {})
+    glue_poll_seconds             = optional(number, 30)
+    concurrent_runs_retry_seconds = optional(number, 60)
+    retry_interval_seconds        = optional(number, 2)
+    expiration_days = optional(object({
+      landing    = optional(number, 30)
+      manifests  = optional(number, 90)
+      logs       = optional(number, 30)
+      quarantine = optional(number, 90)
+    }), {})
+    builder = optional(object({
+      timeout                            = optional(number, 60)
+      memory_size                        = optional(number, 512)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number)
+    }), {})
+    status_updater = optional(object({
+      timeout     = optional(number, 300)
+      memory_size = optional(number, 512)
+    }), {})
+  })
+  default = {}
+}

@@ -1,0 +1,1 @@
+"""batch-status-updater: after a manifest's Glue job, move its files to completed or failed."""

@@ -1,0 +1,1 @@
+"""stream-manifest-creator: build manifests when pending files appear in the tracking table's stream."""
