@@ -107,6 +107,7 @@ class ManifestFile:
     file_key: str
     uri: str
     size: int | None
+    etag: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,10 @@ def parse_manifest(document: bytes | str | Mapping[str, Any], expected_id: str |
             raise ManifestError(f"{where}.file_key is missing")
         if size is not None and (type(size) is not int or size < 0):
             raise ManifestError(f"{where}.size {size!r} is not a byte count")
-        files.append(ManifestFile(file_key=file_key, uri=uri, size=size))
+        etag = entry.get("etag") or ""
+        if not isinstance(etag, str):
+            raise ManifestError(f"{where}.etag {etag!r} is not a string")
+        files.append(ManifestFile(file_key=file_key, uri=uri, size=size, etag=etag))
     file_count = document.get("file_count")
     if file_count is not None and file_count != len(files):
         raise ManifestError(f"file_count is {file_count!r} but {len(files)} files are listed")
@@ -339,8 +343,20 @@ def convert_manifest(
     local = [downloads / f"{index:05d}.ndjson" for index in range(len(manifest.files))]
 
     def download(index: int) -> None:
-        bucket, key = split_s3_uri(manifest.files[index].uri)
-        s3.download_file(bucket, key, str(local[index]))
+        entry = manifest.files[index]
+        bucket, key = split_s3_uri(entry.uri)
+        # The bytes converted are the bytes manifested: an object replaced since (same key, new
+        # upload) fails the run instead of being converted under the old file's record.
+        conditions = {"IfMatch": '"' + entry.etag.strip('"') + '"'} if entry.etag else {}
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key, **conditions)["Body"]
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "412"):
+                raise JobError(f"{entry.uri} changed since it was manifested (ETag {entry.etag})") from error
+            raise
+        with open(local[index], "wb") as target:
+            shutil.copyfileobj(body, target, 8 << 20)
 
     _parallel(download, range(len(local)))
     _event("downloaded", files=len(local), bytes=sum(path.stat().st_size for path in local))

@@ -303,7 +303,9 @@ static uint32_t key_find(nd_ctx *c, const uint8_t *k, size_t n, uint32_t h) {
 /* Returns the id, or ND_NONE when out of memory. */
 static uint32_t key_add(nd_ctx *c, const uint8_t *k, size_t n, uint32_t h) {
     if (c->nkeys == c->capkeys && keys_grow(c)) return ND_NONE;
-    if (n > ND_MAX_DATA || buf_reserve(&c->keystore, n + 1)) return ND_NONE;
+    /* key_off is 32-bit: refuse (as out of memory) rather than wrap past 4 GiB of distinct key bytes. */
+    if (n > ND_MAX_DATA || c->keystore.len + n + 1 > (size_t)UINT32_MAX) return ND_NONE;
+    if (buf_reserve(&c->keystore, n + 1)) return ND_NONE;
     uint32_t id = c->nkeys++;
     if (n) memcpy(c->keystore.p + c->keystore.len, k, n);
     c->key_off[id] = (uint32_t)c->keystore.len;

@@ -3,6 +3,7 @@ fresh interpreter, as on Glue and ministack), and its S3 client for the local st
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -52,10 +53,18 @@ class FakeS3:
         self.objects[(Bucket, Key)] = Body.encode() if isinstance(Body, str) else bytes(Body)
         return {}
 
-    def get_object(self, Bucket: str, Key: str) -> dict:
+    def get_object(self, Bucket: str, Key: str, IfMatch: str = "") -> dict:
         if (Bucket, Key) not in self.objects:
             raise self.NoSuchKey(f"s3://{Bucket}/{Key}")
-        return {"Body": io.BytesIO(self.objects[(Bucket, Key)])}
+        body = self.objects[(Bucket, Key)]
+        if IfMatch and IfMatch != self.etag(Bucket, Key):
+            error = self.NoSuchKey("At least one of the pre-conditions you specified did not hold")
+            error.response = {"Error": {"Code": "PreconditionFailed"}}  # type: ignore[attr-defined]
+            raise error
+        return {"Body": io.BytesIO(body)}
+
+    def etag(self, bucket: str, key: str) -> str:
+        return '"' + hashlib.md5(self.objects[(bucket, key)]).hexdigest() + '"'  # noqa: S324 - S3's ETag
 
     def download_file(self, bucket: str, key: str, filename: str) -> None:
         Path(filename).write_bytes(self.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -84,7 +93,12 @@ class FakeS3:
 
 def _manifest(files: dict[str, bytes]) -> dict:
     entries = [
-        {"file_key": key, "uri": f"s3://in/landing/ndjson/2026-02-01/{key}", "size": len(data), "etag": "x"}
+        {
+            "file_key": key,
+            "uri": f"s3://in/landing/ndjson/2026-02-01/{key}",
+            "size": len(data),
+            "etag": '"' + hashlib.md5(data).hexdigest() + '"',  # noqa: S324 - S3's ETag of a simple upload
+        }
         for key, data in sorted(files.items())
     ]
     return {
@@ -205,6 +219,16 @@ def test_malformed_line_deep_in_a_file_fails_the_run_and_says_where(capsys: pyte
     assert "rows" not in log
     assert s3.keys("out") == [earlier]  # the earlier output is untouched
     assert s3.objects[("out", earlier)] == b"earlier run"
+
+
+def test_a_file_replaced_since_it_was_manifested_fails_the_run():
+    s3 = FakeS3()
+    _stage(s3, FILES)
+    s3.put_object(Bucket="in", Key="landing/ndjson/2026-02-01/data-002.ndjson", Body=b'{"n": "new upload"}\n')
+
+    with pytest.raises(job.JobError, match=r"data-002\.ndjson changed since it was manifested"):
+        job.main(argv=_argv(), environ={}, s3=s3)
+    assert s3.keys("out") == []
 
 
 def test_missing_manifest_fails_with_a_job_log():

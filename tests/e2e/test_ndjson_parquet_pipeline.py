@@ -108,7 +108,7 @@ def deployed(deployed_stack) -> dict:
 
 @pytest.fixture
 def ndjson(deployed) -> Iterator[dict]:
-    """The pipeline's entry points, with an open circuit breaker: earlier runs' injected failures
+    """The pipeline's entry points, with the circuit breaker reset (closed): earlier runs' injected failures
     must not hold this test's manifests back, nor this test's the next ones."""
     _reset_breaker(deployed)
     yield deployed
@@ -316,8 +316,13 @@ def test_a_glue_failure_fails_the_files_and_alerts(ndjson, wait_for, queue_count
     lines[8] = '{"id": "500-08", "seq": '  # valid first lines: only the Glue job reads this far
     broken.body = "\n".join(lines).encode()
 
-    records = _land_and_process(ndjson, [broken], folder, wait_for, final={"failed"})
+    # And a file of another kind in the landing folder: quarantined with its reason, not ignored.
+    stray = LandedFile(501, f"{folder}/notes.csv", b"id,amount\n1,1.50\n", reason="bad_extension")
 
+    records = _land_and_process(ndjson, [broken, stray], folder, wait_for, final={"failed"})
+
+    assert records[stray.file_key]["reason"] == "bad_extension"
+    assert "manifest_id" not in records[stray.file_key]
     record = records[broken.file_key]
     manifest_id = record["manifest_id"]
     assert record["error"]

@@ -24,6 +24,7 @@ VALUES = {
     "environment": "test",
     "glue_poll_seconds": 30,
     "concurrent_runs_retry_seconds": 60,
+    "concurrent_runs_max_attempts": 6,
     "retry_interval_seconds": 2,
     "timeout_seconds": 14400,
 }
@@ -188,7 +189,7 @@ def test_glue_is_started_and_polled_without_sync_integrations(definition, states
     }
     concurrent = start["Retry"][0]
     assert concurrent["ErrorEquals"] == ["Glue.ConcurrentRunsExceededException"]
-    assert (concurrent["IntervalSeconds"], concurrent["MaxAttempts"], concurrent["BackoffRate"]) == (60, 3, 2)
+    assert (concurrent["IntervalSeconds"], concurrent["MaxAttempts"], concurrent["BackoffRate"]) == (60, 6, 2)
     assert states["WaitForGlue"]["Seconds"] == VALUES["glue_poll_seconds"]
     assert states["GetGlueJobRun"]["Resource"] == "arn:aws:states:::aws-sdk:glue:getJobRun"
     assert definition["TimeoutSeconds"] == VALUES["timeout_seconds"]

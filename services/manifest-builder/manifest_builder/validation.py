@@ -87,13 +87,44 @@ def check_content(data: bytes, *, complete: bool, lines: int) -> tuple[str, str]
             return c.NOT_JSON, f"line {number}: {exc.msg} (column {exc.colno})"
         except ValueError as exc:
             return c.NOT_JSON, f"line {number}: {exc}"
+        except RecursionError:
+            return c.NOT_JSON, f"line {number}: nested deeper than {MAX_DEPTH} levels"
         if not isinstance(value, dict):
             return c.NOT_OBJECT, f"line {number} is a JSON {type(value).__name__}, not an object"
+        problem = _beyond_the_converter(value)
+        if problem:
+            return c.NOT_JSON, f"line {number}: {problem}"
         checked += 1
         if checked >= lines:
             break
     if checked == 0 and complete:
         return c.EMPTY, "no records: blank lines only"
+    return None
+
+
+# The Glue converter's limits (glue/ndjson_to_parquet): what json.loads accepts but it refuses must be
+# quarantined here, not fail a whole manifest later.
+MAX_DEPTH = 512
+
+
+def _beyond_the_converter(value: Any) -> str | None:
+    """Why the converter would refuse a parsed record: a lone surrogate escape, or too deep nesting."""
+    stack: list[tuple[Any, int]] = [(value, 0)]  # the record itself is level 0, as in the converter
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)) and depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                stack.append((key, depth))
+                stack.append((inner, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a \\u escape is a lone surrogate (no UTF-8 form)"
     return None
 
 

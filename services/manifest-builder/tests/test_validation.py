@@ -63,3 +63,24 @@ def test_a_cut_read_is_judged_up_to_its_last_newline():
 def test_a_first_line_longer_than_the_read_is_only_checked_for_encoding():
     assert check_content(b'{"a": "' + b"x" * 1000, complete=False, lines=5) is None
     assert check_content(b'{"a": "\xff' + b"x" * 1000, complete=False, lines=5)[0] == c.NOT_UTF8
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b'{"a": "\\ud800 alone"}\n', "lone surrogate"),
+        (b'{"\\udc00": 1}\n', "lone surrogate"),
+        (b'{"a": ' + b"[" * 513 + b"1" + b"]" * 513 + b"}\n", "deeper than 512"),
+        (b'{"a": ' + b"[" * 5000 + b"1" + b"]" * 5000 + b"}\n", "deeper than 512"),
+    ],
+)
+def test_what_json_loads_accepts_but_the_converter_refuses_is_quarantined(data, detail):
+    """Else one such line would fail the Glue run of a whole manifest instead of one file."""
+    reason, text = check_content(data, lines=5, complete=True)
+    assert reason == c.NOT_JSON
+    assert detail in text
+
+
+def test_the_deepest_nesting_the_converter_takes_passes():
+    data = b'{"a": ' + b"[" * 512 + b"1" + b"]" * 512 + b', "b": "\\ud83d\\ude00"}\n'
+    assert check_content(data, lines=5, complete=True) is None

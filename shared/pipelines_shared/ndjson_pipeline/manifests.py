@@ -528,23 +528,32 @@ class ManifestCore:
             return exc
 
     def _claim(self, date_prefix: str, item: TrackedItem, claim: dict[str, str]) -> bool:
-        """Compare-and-set pending -> manifested; an unknown outcome is settled by reading the item."""
+        """Compare-and-set pending -> manifested; an unknown outcome is settled by reading the item.
+
+        A failed condition is read back too: the SDK retries an UpdateItem whose response was lost,
+        and the retry fails the condition that its own first attempt already changed.
+        """
         try:
-            return self._files.transition(
+            if self._files.transition(
                 date_prefix, item.key, from_statuses=t.PENDING, to_status=t.MANIFESTED, attributes=claim
-            )
+            ):
+                return True
         except Exception as exc:
             if not is_transient(exc):
                 raise
             try:
-                current = self._files.get(date_prefix, item.key)
+                return self._claimed_by(date_prefix, item.key, claim[t.MANIFEST_ID])
             except Exception as read_error:
                 raise ClaimUnresolved(f"claim of {item.key} unknown: {exc}; read back: {read_error}") from exc
-            return (
-                current is not None
-                and current.status == t.MANIFESTED
-                and current.attributes.get(t.MANIFEST_ID) == claim[t.MANIFEST_ID]
-            )
+        return self._claimed_by(date_prefix, item.key, claim[t.MANIFEST_ID])
+
+    def _claimed_by(self, date_prefix: str, key: str, manifest_id: str) -> bool:
+        current = self._files.get(date_prefix, key)
+        return (
+            current is not None
+            and current.status == t.MANIFESTED
+            and current.attributes.get(t.MANIFEST_ID) == manifest_id
+        )
 
     def _publish(self, manifest: Manifest, path: str, gate: _Gate, report: RunReport) -> bool:
         """Write the JSON, then the MANIFEST record, then start; False if the record already existed."""

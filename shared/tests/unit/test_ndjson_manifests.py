@@ -401,6 +401,30 @@ def test_a_claim_of_unknown_outcome_is_read_back(s3, files, manifests, clock):
     assert report.created == [manifest.manifest_id]
 
 
+class RetriedClaims:
+    """A store whose UpdateItem lands, loses its response, and whose SDK retry then fails its own
+    condition: the call answers False although the claim is ours."""
+
+    def __init__(self, store: MemoryTrackingStore) -> None:
+        self.store = store
+
+    def transition(self, *args: Any, **kwargs: Any) -> bool:
+        landed = self.store.transition(*args, **kwargs)
+        return False if args[1].endswith(("3.ndjson", "7.ndjson")) else landed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_a_claim_whose_retry_failed_its_own_condition_is_still_ours(s3, files, manifests, clock):
+    keys = track_pending(files, DAY, 10)
+    report = make_core(RetriedClaims(files), manifests, s3, clock=clock).build(DAY)
+    (manifest,) = all_manifests(s3)
+    assert sorted(f.file_key for f in manifest.files) == sorted(keys)  # none left out of the JSON
+    assert report.created == [manifest.manifest_id]
+    assert {files.get(DAY, key).attributes["manifest_id"] for key in keys} == {manifest.manifest_id}
+
+
 def test_a_claim_that_cannot_be_settled_leaves_the_manifest_to_recovery(s3, files, manifests, clock):
     track_pending(files, DAY, 10)
     with pytest.raises(ClaimUnresolved):

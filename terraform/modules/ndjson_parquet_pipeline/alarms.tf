@@ -20,7 +20,7 @@ resource "aws_cloudwatch_metric_alarm" "executions_failed" {
 
 resource "aws_cloudwatch_metric_alarm" "executions_timed_out" {
   alarm_name          = "${local.names.state_machine}-executions-timed-out"
-  alarm_description   = "An execution of ${local.names.state_machine} hit its TimeoutSeconds backstop: its MANIFEST stays processing and no alert was sent. Check the Glue run, then start the manifest again."
+  alarm_description   = "An execution of ${local.names.state_machine} hit its TimeoutSeconds backstop: its MANIFEST stays processing and no alert was sent. Check the Glue run, then redrive the execution (aws stepfunctions redrive-execution): a new execution would end in AlreadyHandled."
   namespace           = "AWS/States"
   metric_name         = "ExecutionsTimedOut"
   dimensions          = { StateMachineArn = aws_sfn_state_machine.processor.arn }

@@ -10,7 +10,6 @@ locals {
     "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
   ]
 }
@@ -20,12 +19,9 @@ locals {
 # What cutting manifests takes: shared by manifest-builder and stream-manifest-creator.
 data "aws_iam_policy_document" "manifests" {
   statement {
-    sid     = "WriteManifests"
-    actions = ["s3:PutObject"]
-    resources = [
-      "${local.bucket_arns.manifest}/${local.names.manifest_prefix}*",
-      "${local.bucket_arns.manifest}/logs/lambda/*",
-    ]
+    sid       = "WriteManifests"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arns.manifest}/${local.names.manifest_prefix}*"]
   }
 
   statement {
@@ -40,16 +36,23 @@ data "aws_iam_policy_document" "manifests" {
     resources = [aws_dynamodb_table.metrics.arn]
   }
 
-  statement {
-    sid       = "StartProcessing"
-    actions   = ["states:StartExecution"]
-    resources = [local.state_machine_arn]
+  # START_MODE decides how a manifest starts: the function may do only that one.
+  dynamic "statement" {
+    for_each = var.eventbridge_enabled ? [] : [1]
+    content {
+      sid       = "StartProcessing"
+      actions   = ["states:StartExecution"]
+      resources = [local.state_machine_arn]
+    }
   }
 
-  statement {
-    sid       = "AnnounceManifests"
-    actions   = ["events:PutEvents"]
-    resources = [aws_cloudwatch_event_bus.etl.arn]
+  dynamic "statement" {
+    for_each = var.eventbridge_enabled ? [1] : []
+    content {
+      sid       = "AnnounceManifests"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.etl.arn]
+    }
   }
 }
 
@@ -60,6 +63,20 @@ data "aws_iam_policy_document" "builder" {
     sid       = "ReadLandedFiles"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arns.input}/${local.names.landing_prefix}*"]
+  }
+
+  # Without ListBucket S3 answers 403 instead of 404 for an object deleted after its event: the
+  # builder would quarantine it as unreadable instead of skipping it.
+  statement {
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns.input]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.names.landing_prefix}*"]
+    }
   }
 
   # A large file is copied in parts (multipart copy), so an interrupted copy may be aborted.
@@ -98,6 +115,19 @@ data "aws_iam_policy_document" "status_updater" {
     sid       = "ReadManifests"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arns.manifest}/${local.names.manifest_prefix}*"]
+  }
+
+  # A missing manifest must read as 404 (ManifestNotFound), not 403.
+  statement {
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns.manifest]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.names.manifest_prefix}*"]
+    }
   }
 
   statement {
@@ -250,6 +280,19 @@ data "aws_iam_policy_document" "glue" {
     resources = ["${local.bucket_arns.manifest}/logs/glue/*"]
   }
 
+  # Spark's S3 filesystem lists before it creates the run log, and when it reads the manifest.
+  statement {
+    sid       = "ListManifestsAndLogs"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns.manifest]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.names.manifest_prefix}*", "logs/glue/*"]
+    }
+  }
+
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
@@ -285,6 +328,12 @@ data "aws_iam_policy_document" "events_assume" {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
     }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
   }
 }
 
@@ -316,6 +365,12 @@ data "aws_iam_policy_document" "scheduler_assume" {
     principals {
       type        = "Service"
       identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }

@@ -202,16 +202,13 @@ resource "aws_sqs_queue_policy" "file_events" {
 resource "aws_s3_bucket_notification" "landing" {
   bucket = aws_s3_bucket.this["input"].id
 
-  dynamic "queue" {
-    for_each = toset([".ndjson", ".jsonl"])
-
-    content {
-      id            = "landing-ndjson${replace(queue.value, ".", "-")}"
-      queue_arn     = module.builder.queue_arn
-      events        = ["s3:ObjectCreated:*"]
-      filter_prefix = local.names.landing_prefix
-      filter_suffix = queue.value
-    }
+  # Every object under the landing prefix: one with a wrong extension is quarantined with a reason
+  # (bad_extension) rather than silently never looked at.
+  queue {
+    id            = "landing-ndjson"
+    queue_arn     = module.builder.queue_arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = local.names.landing_prefix
   }
 
   # S3 checks that it may send to the queue when the notification is written.

@@ -98,8 +98,10 @@ resource "aws_glue_job" "spark" {
 
 locals {
   # A run that ends by Glue's own timeout reaches the failure path; TimeoutSeconds is the backstop for a
-  # run that never ends: the longest job timeout, StartJobRun's retries (1 + 2 + 4 intervals) and an hour.
-  processor_timeout_seconds = max(var.glue_timeout_minutes, var.spark_timeout_minutes) * 60 + 7 * var.concurrent_runs_retry_seconds + 3600
+  # run that never ends: the longest job timeout, StartJobRun's retries (1 + 2 + ... + 2^(n-1) intervals)
+  # and an hour.
+  processor_timeout_seconds = (max(var.glue_timeout_minutes, var.spark_timeout_minutes) * 60
+  + (pow(2, var.concurrent_runs_max_attempts) - 1) * var.concurrent_runs_retry_seconds + 3600)
 }
 
 resource "aws_sfn_state_machine" "processor" {
@@ -114,6 +116,7 @@ resource "aws_sfn_state_machine" "processor" {
     environment                   = local.env
     glue_poll_seconds             = var.glue_poll_seconds
     concurrent_runs_retry_seconds = var.concurrent_runs_retry_seconds
+    concurrent_runs_max_attempts  = var.concurrent_runs_max_attempts
     retry_interval_seconds        = var.retry_interval_seconds
     timeout_seconds               = local.processor_timeout_seconds
   })

@@ -225,9 +225,20 @@ variable "glue_poll_seconds" {
 }
 
 variable "concurrent_runs_retry_seconds" {
-  description = "First retry interval of StartJobRun on Glue.ConcurrentRunsExceededException (doubles, 3 attempts)."
+  description = "First retry interval of StartJobRun on Glue.ConcurrentRunsExceededException (doubles each attempt)."
   type        = number
   default     = 60
+}
+
+variable "concurrent_runs_max_attempts" {
+  description = "Retries of StartJobRun while the Glue job is at max_concurrent_runs. A busy job is not a data failure: the default waits about an hour (60 s doubling 6 times) before the manifest fails."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.concurrent_runs_max_attempts >= 1 && var.concurrent_runs_max_attempts <= 10
+    error_message = "concurrent_runs_max_attempts must be between 1 and 10."
+  }
 }
 
 variable "retry_interval_seconds" {
