@@ -19,12 +19,12 @@ stores speak plain statuses; the shard suffix is the file store's business.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from pipelines_shared.ndjson_pipeline.contract import MANIFEST_KEY_PREFIX
 from pipelines_shared.tracking import DynamoDBTrackingStore
 from pipelines_shared.tracking.base import Clock, utc_now
+from pipelines_shared.tracking.dynamodb import status_shard
 
 PARTITION_KEY = "date_prefix"
 SORT_KEY = "file_key"
@@ -64,7 +64,7 @@ EXECUTION_ARN = "execution_arn"
 
 def shard_id(file_key: str) -> int:
     """The status shard of a file: the same crc32 the sharded store uses for ``pending#N``."""
-    return zlib.crc32(file_key.encode()) % STATUS_SHARDS
+    return status_shard(file_key, STATUS_SHARDS)
 
 
 def is_manifest_record(file_key: str) -> bool:
@@ -75,30 +75,22 @@ def file_store(
     table_name: str, *, client: Any = None, clock: Clock = utc_now, max_workers: int = 8
 ) -> DynamoDBTrackingStore:
     """The store of file records: status sharded over 10 GSI keys, 30-day TTL."""
-    return DynamoDBTrackingStore(
-        table_name,
-        partition_key=PARTITION_KEY,
-        sort_key=SORT_KEY,
-        status_index=STATUS_INDEX,
-        status_shards=STATUS_SHARDS,
-        ttl_attribute=TTL_ATTRIBUTE,
-        ttl_seconds=TTL_SECONDS,
-        max_workers=max_workers,
-        client=client,
-        clock=clock,
-    )
+    return _store(table_name, STATUS_SHARDS, client=client, clock=clock, max_workers=max_workers)
 
 
 def manifest_store(table_name: str, *, client: Any = None, clock: Clock = utc_now) -> DynamoDBTrackingStore:
     """The store of MANIFEST records, on the same table: unsharded statuses, 30-day TTL."""
+    return _store(table_name, 0, client=client, clock=clock)
+
+
+def _store(table_name: str, shards: int, **options: Any) -> DynamoDBTrackingStore:
     return DynamoDBTrackingStore(
         table_name,
         partition_key=PARTITION_KEY,
         sort_key=SORT_KEY,
         status_index=STATUS_INDEX,
-        status_shards=0,
+        status_shards=shards,
         ttl_attribute=TTL_ATTRIBUTE,
         ttl_seconds=TTL_SECONDS,
-        client=client,
-        clock=clock,
+        **options,
     )

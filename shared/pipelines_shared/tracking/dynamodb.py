@@ -42,6 +42,13 @@ CREATED_AT = "created_at"
 UPDATED_AT = "updated_at"
 
 _BATCH_GET_LIMIT = 100  # DynamoDB's per-request maximum
+
+
+def status_shard(key: str, shards: int) -> int:
+    """The GSI shard of an item's status: ``crc32(key) % shards``, stable across processes."""
+    return zlib.crc32(key.encode()) % shards
+
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -100,7 +107,7 @@ class DynamoDBTrackingStore(TrackingStore):
         """The status value as written to the table for ``key`` (with its shard suffix if sharded)."""
         if not self.status_shards:
             return status
-        return f"{status}#{zlib.crc32(key.encode()) % self.status_shards}"
+        return f"{status}#{status_shard(key, self.status_shards)}"
 
     def _public_status(self, stored: str) -> str:
         return stored.rsplit("#", 1)[0] if self.status_shards else stored

@@ -236,42 +236,11 @@ data "aws_iam_policy_document" "glue" {
     ]
   }
 
+  # Spark renames its parts out of a temporary prefix (a copy, so a read) as well as writing them.
   statement {
     sid       = "WriteParquet"
-    actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = ["${local.bucket_arns.output}/${local.names.output_prefix}*"]
-  }
-
-  # The Spark job renames its parts out of a temporary prefix (copy = read) and lists its inputs.
-  statement {
-    sid       = "SparkReadBack"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arns.output}/${local.names.output_prefix}*"]
-  }
-
-  statement {
-    sid       = "ListInputs"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arns.input]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.names.landing_prefix}*"]
-    }
-  }
-
-  # A re-run deletes <manifest_id>-part-* objects beyond its new count: it lists them first.
-  statement {
-    sid       = "ListOwnParts"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arns.output]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.names.output_prefix}*"]
-    }
   }
 
   statement {
@@ -280,16 +249,26 @@ data "aws_iam_policy_document" "glue" {
     resources = ["${local.bucket_arns.manifest}/logs/glue/*"]
   }
 
-  # Spark's S3 filesystem lists before it creates the run log, and when it reads the manifest.
-  statement {
-    sid       = "ListManifestsAndLogs"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arns.manifest]
+  # Listing, each bucket only under its prefixes: a re-run lists its <manifest_id>-part-* objects to
+  # delete those beyond its new count; Spark's S3 filesystem lists its inputs, the manifest and the
+  # run log's folder before it reads or creates them.
+  dynamic "statement" {
+    for_each = {
+      ListInputs           = { bucket = "input", prefixes = [local.names.landing_prefix] }
+      ListOwnParts         = { bucket = "output", prefixes = [local.names.output_prefix] }
+      ListManifestsAndLogs = { bucket = "manifest", prefixes = [local.names.manifest_prefix, "logs/glue/"] }
+    }
 
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.names.manifest_prefix}*", "logs/glue/*"]
+    content {
+      sid       = statement.key
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arns[statement.value.bucket]]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = [for prefix in statement.value.prefixes : "${prefix}*"]
+      }
     }
   }
 
