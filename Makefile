@@ -44,7 +44,7 @@ fmt: ## format Python and Terraform
 	$(VENV)/bin/ruff format .
 	terraform fmt -recursive terraform
 
-native: ## compile the NDJSON converter's C scanner (glue/ndjson_to_parquet/_scanner.so)
+native: ## compile the NDJSON converter's C scanner (glue/ndjson_to_parquet_converter/_scanner.so)
 	@bash glue/build_native.sh
 
 build: native ## one reproducible zip per service, and the Glue job artifacts, into build/

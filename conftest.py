@@ -20,9 +20,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent
 
-# Each service's packages are importable by its own tests, as they are at the root of its zip.
-for _service in sorted((REPO / "services").glob("*/")):
-    sys.path.insert(0, str(_service))
+# As at the root of a zip: each pipeline's core package (services/<pipeline>/<core>/), each service's
+# package (services/<pipeline>/<service>/<package>/), and the pipeline's test helpers (its tests/ folder).
+for _pipeline in sorted((REPO / "services").glob("*/")):
+    sys.path.insert(0, str(_pipeline))
+    if (_pipeline / "tests").is_dir():
+        sys.path.insert(0, str(_pipeline / "tests"))
+    for _service in sorted(_pipeline.glob("*/requirements.txt")):
+        sys.path.insert(0, str(_service.parent))
 
 # Taken before any fixture edits os.environ: with LP_STACK=external this is where the stack is.
 _ENVIRONMENT_AT_START = dict(os.environ)

@@ -26,9 +26,9 @@ sys.path[:0] = [str(REPO / "tools"), str(REPO / "shared")]
 
 import sqlalchemy as sa  # noqa: E402
 
+from alerts_to_sftp.staging import MySqlPayloadStore  # noqa: E402
+from alerts_to_sftp.tracking import STAGED, TABLE, job_namespace  # noqa: E402
 from devstack import stack  # noqa: E402
-from pipelines_shared.alerts.staging import MySqlPayloadStore  # noqa: E402
-from pipelines_shared.alerts.tracking import STAGED, TABLE, job_namespace  # noqa: E402
 from pipelines_shared.migrations import migrate  # noqa: E402
 from pipelines_shared.tracking import TrackedItem  # noqa: E402
 from pipelines_shared.tracking.sql import SqlTrackingStore, build_table  # noqa: E402
@@ -85,7 +85,7 @@ def main() -> int:
         connection.execute(sa.text(f"CREATE DATABASE `{name}`"))
     engine = sa.create_engine(server.set(database=name))
     try:
-        migrate(engine, "pipelines_shared.alerts.migrations")
+        migrate(engine, "alerts_to_sftp.migrations")
         store = SqlTrackingStore(engine, table_name=TABLE)
         ours = timed(lambda: store.create_many(items("bench-ours", args.rows)))
         again = timed(lambda: store.create_many(items("bench-ours", args.rows)))  # a re-triggered job

@@ -8,7 +8,7 @@ ints, decimals such as 1.50 and 1E+300, long-digit numbers, booleans, nulls, nes
 arrays, sparse keys) into a temporary directory, then runs each tool in its own subprocess, so
 peak RSS (``wait4`` rusage, max resident set) is the tool's own:
 
-* ours: ``ndjson_to_parquet.convert_files`` (the backend it reports, normally the C scanner);
+* ours: ``ndjson_to_parquet_converter.convert_files`` (the backend it reports, normally the C scanner);
 * duckdb: ``COPY (SELECT * FROM read_json(..., columns = {every key: VARCHAR})) TO ... (snappy)``;
 * polars: ``scan_ndjson(schema = every key Utf8).sink_parquet(snappy)`` (the faster of its paths here);
 * pyarrow: ``pyarrow.json.read_json`` + cast every column to string (nested columns, which Arrow
@@ -187,12 +187,12 @@ def generate(directory: Path, total_bytes: int, files: int, seed: int) -> tuple[
 
 def run_ours(inputs: list[str], out: Path, keys: list[str]) -> dict[str, object]:
     sys.path.insert(0, str(REPO / "glue"))
-    import ndjson_to_parquet
+    import ndjson_to_parquet_converter
 
     started = time.perf_counter()
-    result = ndjson_to_parquet.convert_files(inputs, out, basename="bench")
+    result = ndjson_to_parquet_converter.convert_files(inputs, out, basename="bench")
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": result.rows, "backend": ndjson_to_parquet.BACKEND}
+    return {"seconds": seconds, "rows": result.rows, "backend": ndjson_to_parquet_converter.BACKEND}
 
 
 def run_duckdb(inputs: list[str], out: Path, keys: list[str]) -> dict[str, object]:

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Compiles the NDJSON converter's C scanner into glue/ndjson_to_parquet/_scanner.so (`make native`).
+# Compiles the NDJSON converter's C scanner into glue/ndjson_to_parquet_converter/_scanner.so (`make native`).
 # Without a C compiler the converter still works through its pure-Python fallback, only slower.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-src="$here/ndjson_to_parquet/_scanner.c"
-out="$here/ndjson_to_parquet/_scanner.so"
+src="$here/ndjson_to_parquet_converter/_scanner.c"
+out="$here/ndjson_to_parquet_converter/_scanner.so"
 cc="${CC:-gcc}"
 if ! command -v "$cc" >/dev/null 2>&1; then
-  echo "build_native: no C compiler ($cc); ndjson_to_parquet will use its Python fallback" >&2
+  echo "build_native: no C compiler ($cc); ndjson_to_parquet_converter will use its Python fallback" >&2
   exit 0
 fi
 # -U_FORTIFY_SOURCE keeps __*_chk symbols (newer glibc versions) out; memcpy is pinned in the source.

@@ -1,6 +1,6 @@
 """Build the Glue job artifacts into build/glue/ (run by `make build`, after `make native`):
 
-    build/glue/ndjson_to_parquet.zip        the converter package with its C scanner (_scanner.so);
+    build/glue/ndjson_to_parquet_converter.zip        the converter package with its C scanner (_scanner.so);
                                             the jobs get it through --converter_package
     build/glue/ndjson_to_parquet_job.py     the Python-shell job script (ScriptLocation)
     build/glue/ndjson_to_parquet_spark.py   the glueetl job script (ScriptLocation)
@@ -20,11 +20,11 @@ import build_zips
 
 REPO = Path(__file__).resolve().parents[1]
 GLUE = REPO / "glue"
-PACKAGE = GLUE / "ndjson_to_parquet"
+PACKAGE = GLUE / "ndjson_to_parquet_converter"
 SCANNER = PACKAGE / "_scanner.so"
 SCRIPTS = (GLUE / "jobs" / "ndjson_to_parquet_job.py", GLUE / "jobs" / "ndjson_to_parquet_spark.py")
 OUT = REPO / "build" / "glue"
-ZIP_NAME = "ndjson_to_parquet.zip"
+ZIP_NAME = "ndjson_to_parquet_converter.zip"
 # Compiler inputs and editor leftovers have no business in the job's package.
 EXCLUDED_SUFFIXES = {".c", ".h", ".o", ".tmp"}
 

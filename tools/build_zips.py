@@ -1,6 +1,11 @@
-"""Build one Lambda zip per service: its own requirements, the shared library and its package.
+"""Build one Lambda zip per service: its package, the repository packages it declares, their requirements.
 
-    python tools/build_zips.py [service ...]      # default: every services/<name>/
+    python tools/build_zips.py [service ...]      # default: every services/<pipeline>/<service>/
+
+A service is a folder ``services/<pipeline>/<service>/`` with a ``requirements.txt``; its
+``service.toml`` declares which of the repository's packages it imports (``pipelines_shared``, its
+pipeline's core such as ``ndjson_to_parquet``), and only those go into its zip, so a change to one
+pipeline's core never touches another pipeline's functions.
 
 The zips are byte-reproducible: the same sources and pinned requirements give the same bytes
 (sorted entries, fixed timestamps and permissions, no bytecode). Dependencies are installed for
@@ -17,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -34,18 +40,53 @@ EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 
 
+def service_dirs() -> dict[str, Path]:
+    """Every service by name: ``services/<pipeline>/<service>/`` folders with a requirements.txt."""
+    found: dict[str, Path] = {}
+    for requirements in sorted(SERVICES.glob("*/*/requirements.txt")):
+        folder = requirements.parent
+        if folder.name in found:
+            raise SystemExit(f"two services are called {folder.name}: {found[folder.name]} and {folder}")
+        found[folder.name] = folder
+    return found
+
+
 def services() -> list[str]:
-    return sorted(p.name for p in SERVICES.iterdir() if (p / "requirements.txt").is_file())
+    return sorted(service_dirs())
 
 
 def packages(service_dir: Path) -> list[Path]:
-    """The service's importable packages: its folders with an __init__.py (never tests/)."""
+    """The service's own importable packages: its folders with an __init__.py (never tests/)."""
     return sorted(p for p in service_dir.iterdir() if (p / "__init__.py").is_file() and p.name != "tests")
+
+
+def library_packages() -> dict[str, Path]:
+    """The repository's packages a service may declare: pipelines_shared and each pipeline's core."""
+    found = {"pipelines_shared": SHARED / "pipelines_shared"}
+    for init in sorted(SERVICES.glob("*/*/__init__.py")):
+        found[init.parent.name] = init.parent
+    return found
+
+
+def declared_packages(service_dir: Path) -> list[str]:
+    """The repository packages named in the service's service.toml (``packages = [...]``)."""
+    declaration = service_dir / "service.toml"
+    if not declaration.is_file():
+        raise SystemExit(f"{declaration} is missing: declare the packages the service imports")
+    names = tomllib.loads(declaration.read_text()).get("packages", [])
+    known = library_packages()
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f"{declaration}: unknown package(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return sorted(names)
 
 
 def requirement_lines(service_dir: Path) -> list[str]:
     lines = []
-    for path in (SHARED / "requirements.txt", service_dir / "requirements.txt"):
+    sources = [service_dir / "requirements.txt"]
+    if "pipelines_shared" in declared_packages(service_dir):
+        sources.insert(0, SHARED / "requirements.txt")
+    for path in sources:
         for line in path.read_text().splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
@@ -137,10 +178,12 @@ def write_zip(entries: list[tuple[str, Path]], destination: Path) -> str:
 
 
 def build(service: str) -> tuple[Path, str]:
-    service_dir = SERVICES / service
+    service_dir = service_dirs()[service]
     deps = install_dependencies(requirement_lines(service_dir))
     entries = walk(deps, "")
-    entries += walk(SHARED / "pipelines_shared", "pipelines_shared/")
+    library = library_packages()
+    for name in declared_packages(service_dir):
+        entries += walk(library[name], f"{name}/")
     for package in packages(service_dir):
         entries += walk(package, f"{package.name}/")
     OUT.mkdir(exist_ok=True)

@@ -3,7 +3,7 @@
     --manifest_path s3://<manifest>/manifests/YYYY-MM-DD/<manifest_id>.json
     --output_path   s3://<output>/pipeline/output/merged-parquet-YYYY-MM-DD/
     --manifest_id   batch-YYYYMMDD-HHMMSS-<8 hex>
-    --converter_package s3://<scripts>/glue/ndjson_to_parquet.zip   (job default argument)
+    --converter_package s3://<scripts>/glue/ndjson_to_parquet_converter.zip   (job default argument)
     --aws_endpoint_url  http://127.0.0.1:4566                        (local stack only)
 
 The contract (docs/ndjson-parquet-contracts.md) fixes the names: parts are
@@ -12,7 +12,7 @@ The contract (docs/ndjson-parquet-contracts.md) fixes the names: parts are
 ``s3://<manifest bucket>/logs/glue/<manifest_id>.json`` whether the run succeeds or fails.
 
 Runs on Python 3.9 (AWS Glue Python shell) and 3.12 (ministack runs it with its own ``python3``)
-with the standard library, boto3 and pyarrow only; ``ndjson_to_parquet`` comes from
+with the standard library, boto3 and pyarrow only; ``ndjson_to_parquet_converter`` comes from
 ``--converter_package`` when it is not importable. The Spark variant (ndjson_to_parquet_spark.py)
 imports the argument, manifest and naming helpers from here.
 """
@@ -37,7 +37,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-CONVERTER = "ndjson_to_parquet"
+CONVERTER = "ndjson_to_parquet_converter"
 REQUIRED_ARGS = ("manifest_path", "output_path", "manifest_id")
 OPTIONAL_ARGS = ("converter_package", "aws_endpoint_url", "JOB_RUN_ID")
 MANIFEST_VERSION = 1
@@ -226,7 +226,7 @@ def log_uri(manifest_path: str, manifest_id: str) -> str:
 def load_converter_zip(
     zip_path: str | os.PathLike, target_dir: str | os.PathLike | None = None
 ) -> ModuleType:
-    """Import ndjson_to_parquet from its zip. The zip is extracted first: the native scanner is a
+    """Import ndjson_to_parquet_converter from its zip. The zip is extracted first: the native scanner is a
     shared object, which the dynamic loader cannot open from inside a zip. Without ``target_dir``
     the extracted copy lives in a temporary folder removed when the process exits."""
     if target_dir is None:
@@ -246,7 +246,7 @@ def load_converter_zip(
 
 
 def import_converter(converter_package: str | None, s3: Any = None) -> ModuleType:
-    """ndjson_to_parquet as installed, else from ``converter_package`` (an s3:// URI or a local path)."""
+    """The converter as installed, else from ``converter_package`` (an s3:// URI or a local path)."""
     try:
         return importlib.import_module(CONVERTER)
     except ImportError as error:
@@ -258,7 +258,7 @@ def import_converter(converter_package: str | None, s3: Any = None) -> ModuleTyp
         return load_converter_zip(converter_package)
     bucket, key = split_s3_uri(converter_package)
     with tempfile.TemporaryDirectory(prefix="ndjson-converter-zip-") as folder:
-        local = Path(folder) / "ndjson_to_parquet.zip"
+        local = Path(folder) / "ndjson_to_parquet_converter.zip"
         s3.download_file(bucket, key, str(local))
         return load_converter_zip(local)
 

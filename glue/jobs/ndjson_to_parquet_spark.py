@@ -4,7 +4,7 @@ for manifests too big for one node. Plain PySpark, no awsglue.
 Same arguments as ndjson_to_parquet_job.py, same output: ``<output_path><manifest_id>-part-NNNNN.parquet``
 (Snappy, every column a string holding the value's original JSON text, columns in first-appearance
 order over the manifest's files), the same stale-part deletion and the same job log. The values come
-from the same converter core (``ndjson_to_parquet.batch_from_buffer``) run on the executors, so the
+from the same converter core (``ndjson_to_parquet_converter.batch_from_buffer``) run on the executors, so the
 Parquet holds exactly what the Python-shell job would write; only the split into parts differs.
 
 How it works:
@@ -80,13 +80,13 @@ class SparkResult:
 
 
 def executor_converter(package_file: str | None) -> ModuleType:
-    """ndjson_to_parquet on an executor. With ``package_file`` (the converter zip the driver shipped
+    """ndjson_to_parquet_converter on an executor. With ``package_file`` (the converter zip the driver shipped
     with SparkContext.addFile) it comes from that zip, extracted once per Python worker: a copy
     importable from inside a zip (--extra-py-files) could not load its native scanner."""
     if not package_file:
-        import ndjson_to_parquet
+        import ndjson_to_parquet_converter
 
-        return ndjson_to_parquet
+        return ndjson_to_parquet_converter
     target = Path(SparkFiles.getRootDirectory()) / f"{CONVERTER}-{os.getpid()}"
     loaded = sys.modules.get(CONVERTER)
     if loaded is not None and Path(loaded.__file__).parents[1] == target:

@@ -18,11 +18,11 @@ import pytest
 from pyspark.sql import SparkSession
 
 import ndjson_to_parquet_spark as spark_job
-from ndjson_to_parquet import convert_files
+from ndjson_to_parquet_converter import convert_files
 from ndjson_to_parquet_job import JobError
 
 GLUE = Path(__file__).resolve().parents[1]
-PACKAGE_FILE = "ndjson_to_parquet.zip"
+PACKAGE_FILE = "ndjson_to_parquet_converter.zip"
 MANIFEST_ID = "batch-20260201-120000-1a2b3c4d"
 # PySpark 3.5 checks the pandas and pyarrow versions with distutils' LooseVersion.
 pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated:DeprecationWarning")
@@ -46,15 +46,15 @@ FILES = {
 
 @pytest.fixture(scope="session")
 def converter_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    package = GLUE / "ndjson_to_parquet"
+    package = GLUE / "ndjson_to_parquet_converter"
     assert (package / "_scanner.so").is_file(), (
-        "glue/ndjson_to_parquet/_scanner.so is missing: run `make native`"
+        "glue/ndjson_to_parquet_converter/_scanner.so is missing: run `make native`"
     )
     destination = tmp_path_factory.mktemp("converter") / PACKAGE_FILE
     with zipfile.ZipFile(destination, "w") as archive:
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                archive.write(path, f"ndjson_to_parquet/{path.relative_to(package).as_posix()}")
+                archive.write(path, f"ndjson_to_parquet_converter/{path.relative_to(package).as_posix()}")
     return destination
 
 
@@ -200,7 +200,9 @@ def test_malformed_line_deep_in_a_file_names_file_and_line(spark: SparkSession, 
 def test_executors_load_the_native_scanner_from_the_shipped_zip(spark: SparkSession):
     def probe(_: int) -> tuple[str, str, list[str]]:
         converter = spark_job.executor_converter(PACKAGE_FILE)
-        homes = [entry for entry in sys.path if Path(entry, "ndjson_to_parquet", "__init__.py").is_file()]
+        homes = [
+            entry for entry in sys.path if Path(entry, "ndjson_to_parquet_converter", "__init__.py").is_file()
+        ]
         return converter.__file__, converter.BACKEND, homes
 
     (file, backend, homes), *_ = spark.sparkContext.parallelize([0], 1).map(probe).collect()

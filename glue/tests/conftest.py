@@ -1,4 +1,4 @@
-"""Fixtures for the ndjson_to_parquet tests: the C scanner built once, and each backend in turn.
+"""Fixtures for the ndjson_to_parquet_converter tests: the C scanner built once, and each backend in turn.
 
 Runs under Python 3.9 (.local/venv-glue: pyarrow, boto3, pytest) and 3.12 (.venv, with msgspec).
 """
@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ndjson_to_parquet import _backend, _native
+from ndjson_to_parquet_converter import _backend, _native
 
 GLUE = pathlib.Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ BACKENDS = ["native", "json"] + (["msgspec"] if importlib.util.find_spec("msgspe
 
 @pytest.fixture(scope="session")
 def native_library() -> pathlib.Path:
-    """glue/ndjson_to_parquet/_scanner.so, compiled by glue/build_native.sh when missing."""
+    """glue/ndjson_to_parquet_converter/_scanner.so, compiled by glue/build_native.sh when missing."""
     if not _native.LIBRARY.exists():
         subprocess.run(["bash", str(GLUE / "build_native.sh")], check=True)
     assert _native.LIBRARY.exists(), "glue/build_native.sh did not produce _scanner.so (no compiler?)"
@@ -38,7 +38,7 @@ def backend_names() -> list[str]:
 def backend(
     request: pytest.FixtureRequest, native_library: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> str:
-    """Makes every ndjson_to_parquet function use one backend for the test."""
+    """Makes every ndjson_to_parquet_converter function use one backend for the test."""
     chosen = _backend.Backend(request.param)
     monkeypatch.setattr(_backend, "_active", chosen)
     return chosen.name

@@ -1,4 +1,4 @@
-"""ndjson_to_parquet semantics, run against every backend (the C scanner and the Python fallbacks)."""
+"""Converter semantics, run against every backend (the C scanner and the Python fallbacks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ndjson_to_parquet import (
+from ndjson_to_parquet_converter import (
     MalformedRecord,
     batch_from_buffer,
     collect_columns,
@@ -429,7 +429,7 @@ def test_basename_must_be_a_plain_prefix(tmp_path: pathlib.Path, basename: str) 
 
 
 def test_big_files_are_split_at_line_starts_for_the_first_pass(tmp_path: pathlib.Path) -> None:
-    from ndjson_to_parquet._chunks import ChunkReader, line_ranges
+    from ndjson_to_parquet_converter._chunks import ChunkReader, line_ranges
 
     lines = [b'{"k%d": "%s"}\n' % (i % 13, b"v" * (i % 50)) for i in range(500)]
     source = write(tmp_path / "big.ndjson", b"".join(lines) + b'{"last": 1}')

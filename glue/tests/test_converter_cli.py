@@ -1,4 +1,4 @@
-"""python -m ndjson_to_parquet: the local backfill command."""
+"""python -m ndjson_to_parquet_converter: the local backfill command."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ GLUE = pathlib.Path(__file__).resolve().parents[1]
 def cli(*args: str, backend: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(GLUE), NDJSON_TO_PARQUET_BACKEND=backend)
     return subprocess.run(
-        [sys.executable, "-m", "ndjson_to_parquet", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "ndjson_to_parquet_converter", *args], capture_output=True, text=True, env=env
     )
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ndjson_to_parquet import _backend, _native
+from ndjson_to_parquet_converter import _backend, _native
 
 GLUE = pathlib.Path(__file__).resolve().parents[1]
 # AWS Glue Python shell runs Amazon Linux 2 (glibc 2.26), Lambda python3.12 AL2023 (2.34): stay <= 2.17.
@@ -47,7 +47,7 @@ def test_fresh_import_picks_the_native_backend(native_library: pathlib.Path) -> 
     env = {key: value for key, value in os.environ.items() if key != "NDJSON_TO_PARQUET_BACKEND"}
     env["PYTHONPATH"] = str(GLUE)
     out = subprocess.run(
-        [sys.executable, "-c", "import ndjson_to_parquet as n; print(n.BACKEND)"],
+        [sys.executable, "-c", "import ndjson_to_parquet_converter as n; print(n.BACKEND)"],
         check=True,
         capture_output=True,
         text=True,

@@ -9,7 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ndjson_to_parquet import MalformedRecord, _backend, batch_from_buffer, convert_files, keys_from_buffer
+from ndjson_to_parquet_converter import (
+    MalformedRecord,
+    _backend,
+    batch_from_buffer,
+    convert_files,
+    keys_from_buffer,
+)
 
 Expected = dict  # decoded key -> cell text or None
 

@@ -40,13 +40,13 @@ def test_aws_argv_with_glue_own_arguments_around_ours():
         "--scriptLocation",
         "s3://scripts/glue/ndjson_to_parquet_job.py",
         *_argv(ARGS),
-        "--converter_package=s3://scripts/glue/ndjson_to_parquet.zip",
+        "--converter_package=s3://scripts/glue/ndjson_to_parquet_converter.zip",
         "--JOB_RUN_ID",
         "jr_abc",
     ]
     args = resolve_args(argv, {})
     assert {name: args[name] for name in ARGS} == ARGS
-    assert args["converter_package"] == "s3://scripts/glue/ndjson_to_parquet.zip"
+    assert args["converter_package"] == "s3://scripts/glue/ndjson_to_parquet_converter.zip"
     assert args["JOB_RUN_ID"] == "jr_abc"
     assert args["aws_endpoint_url"] is None
 

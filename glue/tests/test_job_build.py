@@ -20,7 +20,9 @@ import build_glue  # noqa: E402
 
 @pytest.fixture
 def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    assert build_glue.SCANNER.is_file(), "glue/ndjson_to_parquet/_scanner.so is missing: run `make native`"
+    assert build_glue.SCANNER.is_file(), (
+        "glue/ndjson_to_parquet_converter/_scanner.so is missing: run `make native`"
+    )
     monkeypatch.setattr(build_glue, "OUT", tmp_path / "build" / "glue")
     return tmp_path / "build" / "glue"
 
@@ -30,14 +32,16 @@ def test_zip_holds_the_package_with_its_scanner_and_nothing_else(out: Path):
     archive = zipfile.ZipFile(out / build_glue.ZIP_NAME)
     names = archive.namelist()
     assert names == sorted(names)
-    assert {"ndjson_to_parquet/__init__.py", "ndjson_to_parquet/_scanner.so"} <= set(names)
-    assert all(name.startswith("ndjson_to_parquet/") for name in names)
+    assert {"ndjson_to_parquet_converter/__init__.py", "ndjson_to_parquet_converter/_scanner.so"} <= set(
+        names
+    )
+    assert all(name.startswith("ndjson_to_parquet_converter/") for name in names)
     unwanted = [
         n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith((".pyc", ".c", ".tmp"))
     ]
     assert unwanted == []
     assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-    scanner = archive.read("ndjson_to_parquet/_scanner.so")
+    scanner = archive.read("ndjson_to_parquet_converter/_scanner.so")
     assert scanner == build_glue.SCANNER.read_bytes()
     for script in build_glue.SCRIPTS:
         assert (out / script.name).read_bytes() == script.read_bytes()
@@ -48,7 +52,7 @@ def test_zip_is_byte_reproducible_from_another_checkout(
     out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     first = build_glue.build()[out / build_glue.ZIP_NAME]
-    copy = tmp_path / "elsewhere" / "ndjson_to_parquet"
+    copy = tmp_path / "elsewhere" / "ndjson_to_parquet_converter"
     shutil.copytree(build_glue.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     for path in copy.rglob("*"):
         os.utime(path, (1_700_000_000, 1_700_000_000))

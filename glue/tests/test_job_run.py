@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ndjson_to_parquet_job as job
-from ndjson_to_parquet import convert_files
+from ndjson_to_parquet_converter import convert_files
 
 GLUE = Path(__file__).resolve().parents[1]
 JOB_SCRIPT = GLUE / "jobs" / "ndjson_to_parquet_job.py"
@@ -282,7 +282,7 @@ def _zip(package: Path, destination: Path) -> Path:
     with zipfile.ZipFile(destination, "w") as archive:
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                archive.write(path, f"ndjson_to_parquet/{path.relative_to(package).as_posix()}")
+                archive.write(path, f"ndjson_to_parquet_converter/{path.relative_to(package).as_posix()}")
     return destination
 
 
@@ -307,11 +307,11 @@ def test_converter_is_imported_from_its_zip_when_not_installed(tmp_path: Path):
 
 
 def test_native_scanner_loads_from_the_extracted_converter_zip(tmp_path: Path):
-    package = GLUE / "ndjson_to_parquet"
+    package = GLUE / "ndjson_to_parquet_converter"
     assert (package / "_scanner.so").is_file(), (
-        "glue/ndjson_to_parquet/_scanner.so is missing: run `make native`"
+        "glue/ndjson_to_parquet_converter/_scanner.so is missing: run `make native`"
     )
-    archive = _zip(package, tmp_path / "ndjson_to_parquet.zip")
+    archive = _zip(package, tmp_path / "ndjson_to_parquet_converter.zip")
     result = _python(BOOTSTRAP, str(archive), env={"NDJSON_TO_PARQUET_BACKEND": "native"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[1] == "native"
@@ -320,7 +320,7 @@ def test_native_scanner_loads_from_the_extracted_converter_zip(tmp_path: Path):
 def test_without_converter_or_package_the_reason_is_given():
     result = _python("import ndjson_to_parquet_job as job; job.import_converter(None)")
     assert result.returncode == 1
-    assert "ndjson_to_parquet is not importable" in result.stderr
+    assert "ndjson_to_parquet_converter is not importable" in result.stderr
     assert "no --converter_package was given" in result.stderr
 
 
@@ -328,7 +328,7 @@ def test_zip_without_the_package_is_refused(tmp_path: Path):
     archive = tmp_path / "other.zip"
     with zipfile.ZipFile(archive, "w") as handle:
         handle.writestr("something/__init__.py", "")
-    with pytest.raises(job.JobError, match="does not hold the ndjson_to_parquet package"):
+    with pytest.raises(job.JobError, match="does not hold the ndjson_to_parquet_converter package"):
         job.load_converter_zip(archive, tmp_path / "x")
 
 

@@ -2,7 +2,7 @@
 
 The small equivalent of Alembic that a Lambda can run at deploy time without extra dependencies:
 
-    applied = migrate(engine, "pipelines_shared.alerts.migrations")
+    applied = migrate(engine, "alerts_to_sftp.migrations")
 
 * Applied files are recorded in ``schema_migrations`` (name, sha256, applied_at). Editing a file that
   has been applied is refused: write a new migration instead.

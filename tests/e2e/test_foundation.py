@@ -13,7 +13,7 @@ from devstack import terraform
 
 pytestmark = pytest.mark.e2e
 
-MAX_RECEIVE_COUNT = 3  # terraform/modules/example_pipeline: sqs_source.max_receive_count
+MAX_RECEIVE_COUNT = 3  # terraform/modules/example: sqs_source.max_receive_count
 VISIBILITY_TIMEOUT = 6 * 3  # 6 x the function timeout (3 s)
 
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import build_glue
-from ndjson_to_parquet import convert_files
+from ndjson_to_parquet_converter import convert_files
 
 pytestmark = pytest.mark.integration
 

@@ -33,12 +33,10 @@ def test_zip_is_byte_reproducible_in_another_checkout(service: str, tmp_path: Pa
     """Same sources, another path, new file times, an empty dependency cache: the same bytes."""
     _, digest = build_zips.build(service)
     other = tmp_path / "elsewhere" / "lambda-pipelines"
-    for part in [
-        "tools/build_zips.py",
-        "shared/requirements.txt",
-        "shared/pipelines_shared",
-        f"services/{service}",
-    ]:
+    service_dir = build_zips.service_dirs()[service].relative_to(REPO)
+    library = build_zips.library_packages()
+    declared = [library[name].relative_to(REPO) for name in build_zips.declared_packages(REPO / service_dir)]
+    for part in ["tools/build_zips.py", "shared/requirements.txt", service_dir, *declared]:
         source, target = REPO / part, other / part
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -67,7 +65,7 @@ def test_zip_contents(service: str):
     assert names == sorted(names)
     assert "pipelines_shared/__init__.py" in names
     assert any(name.startswith("structlog/") for name in names)
-    for package in build_zips.packages(REPO / "services" / service):
+    for package in build_zips.packages(build_zips.service_dirs()[service]):
         assert f"{package.name}/handler.py" in names
     forbidden = [
         name
@@ -86,7 +84,7 @@ def test_handler_imports_in_clean_runtime(service: str, tmp_path: Path):
     assert RUNTIME_PYTHON.exists(), "run `make setup` (builds .local/venv-runtime)"
     path, _ = build_zips.build(service)
     zipfile.ZipFile(path).extractall(tmp_path)
-    for package in build_zips.packages(REPO / "services" / service):
+    for package in build_zips.packages(build_zips.service_dirs()[service]):
         code = (
             "import sys; sys.path.insert(0, sys.argv[1]); import importlib; "
             f"module = importlib.import_module('{package.name}.handler'); "

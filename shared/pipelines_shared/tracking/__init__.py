@@ -5,7 +5,7 @@ Adapters: :class:`DynamoDBTrackingStore`, :class:`MemoryTrackingStore` (tests), 
 without SQLAlchemy can use the rest.
 """
 
-from pipelines_shared.tracking.base import TrackingStore, utc_now
+from pipelines_shared.tracking.base import TrackingStore
 from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore
 from pipelines_shared.tracking.exceptions import InvalidItemError, TrackingError
 from pipelines_shared.tracking.memory import MemoryTrackingStore
@@ -18,5 +18,4 @@ __all__ = [
     "TrackedItem",
     "TrackingError",
     "TrackingStore",
-    "utc_now",
 ]

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines_shared.clock import Clock, utc_now
 from pipelines_shared.tracking.exceptions import InvalidItemError
 from pipelines_shared.tracking.types import TrackedItem
 
-Clock = Callable[[], datetime]
-
 RESERVED_ATTRIBUTES = frozenset({"namespace", "key", "status", "version", "created_at", "updated_at"})
 """Names an attribute may not have on any adapter, so items move between stores unchanged."""
-
-
-def utc_now() -> datetime:
-    """The default clock of the stores: an aware UTC datetime."""
-    return datetime.now(UTC)
 
 
 class TrackingStore(ABC):

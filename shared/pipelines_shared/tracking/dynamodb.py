@@ -31,8 +31,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pipelines_shared import aws
+from pipelines_shared.clock import Clock, utc_now
 from pipelines_shared.retry import DEFAULT_POLICY, RetryPolicy, TransientError
-from pipelines_shared.tracking.base import Clock, TrackingStore, unique_items, utc_now
+from pipelines_shared.tracking.base import TrackingStore, unique_items
 from pipelines_shared.tracking.exceptions import InvalidItemError
 from pipelines_shared.tracking.types import TrackedItem
 

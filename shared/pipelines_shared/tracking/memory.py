@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipelines_shared.tracking.base import Clock, TrackingStore, unique_items, utc_now
+from pipelines_shared.clock import Clock, utc_now
+from pipelines_shared.tracking.base import TrackingStore, unique_items
 from pipelines_shared.tracking.types import TrackedItem
 
 

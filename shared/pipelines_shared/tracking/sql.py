@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from pipelines_shared.tracking.base import Clock, TrackingStore, unique_items, utc_now
+from pipelines_shared.clock import Clock, utc_now
+from pipelines_shared.tracking.base import TrackingStore, unique_items
 from pipelines_shared.tracking.exceptions import TrackingError
 from pipelines_shared.tracking.types import TrackedItem
 

@@ -19,7 +19,6 @@ socket.create_connection = refuse
 
 import pipelines_shared
 from pipelines_shared import aws, batch, log, retry, settings, tracking
-from pipelines_shared.ndjson_pipeline import breaker, config, contract, manifests
 
 assert aws._clients == {}, "a client was created on import"
 assert "sqlalchemy" not in sys.modules, "sqlalchemy imported without tracking.sql"

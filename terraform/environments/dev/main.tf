@@ -23,11 +23,11 @@ provider "aws" {
 module "stack" {
   source = "../../modules/stack"
 
-  environment = "dev"
-  package_dir = var.package_dir
-  log_level   = "DEBUG"
-  alarm_email = var.alarm_email
-  alerts      = var.alerts
+  environment    = "dev"
+  package_dir    = var.package_dir
+  log_level      = "DEBUG"
+  alarm_email    = var.alarm_email
+  alerts_to_sftp = var.alerts_to_sftp
 
-  ndjson_parquet = var.ndjson_parquet
+  ndjson_to_parquet = var.ndjson_to_parquet
 }

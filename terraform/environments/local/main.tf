@@ -58,7 +58,7 @@ module "stack" {
   package_dir = var.package_dir
   log_level   = "DEBUG"
 
-  alerts = {
+  alerts_to_sftp = {
     api_url         = var.alerts_api_url
     sftp_remote_dir = var.sftp_remote_dir
     staging         = var.alerts_staging
@@ -79,9 +79,9 @@ module "stack" {
     }
   }
 
-  ndjson_parquet = {
-    stream_manifests_enabled = var.ndjson_stream_manifests
-    eventbridge_enabled      = var.ndjson_eventbridge
+  ndjson_to_parquet = {
+    stream_manifests_enabled = var.ndjson_to_parquet_stream_manifests
+    eventbridge_enabled      = var.ndjson_to_parquet_eventbridge
     force_destroy            = true
     point_in_time_recovery   = false
     # The Glue job reaches the emulator only through this argument (ministack passes job arguments as

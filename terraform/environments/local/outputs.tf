@@ -18,14 +18,14 @@ output "example" {
   value       = module.stack.example
 }
 
-output "alerts" {
+output "alerts_to_sftp" {
   description = "Entry points of the alerts pipeline; trigger_url is the emulator's route to the ALB."
-  value = merge(module.stack.alerts, {
-    trigger_url = "${var.endpoint}/_alb/${module.stack.alerts.alb_name}/jobs"
+  value = merge(module.stack.alerts_to_sftp, {
+    trigger_url = "${var.endpoint}/_alb/${module.stack.alerts_to_sftp.alb_name}/jobs"
   })
 }
 
-output "ndjson_parquet" {
+output "ndjson_to_parquet" {
   description = "Entry points of the NDJSON to Parquet pipeline (buckets, tables, state machine, topic, queues, jobs, functions)."
-  value       = module.stack.ndjson_parquet
+  value       = module.stack.ndjson_to_parquet
 }

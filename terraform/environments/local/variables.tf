@@ -34,13 +34,13 @@ variable "sftp_remote_dir" {
   default     = "/upload"
 }
 
-variable "ndjson_stream_manifests" {
+variable "ndjson_to_parquet_stream_manifests" {
   description = "NDJSON to Parquet: manifests cut by stream-manifest-creator from the tracking table's stream."
   type        = bool
   default     = false
 }
 
-variable "ndjson_eventbridge" {
+variable "ndjson_to_parquet_eventbridge" {
   description = "NDJSON to Parquet: manifests announced as ManifestReady on the pipeline's bus; a rule starts the state machine."
   type        = bool
   default     = false

@@ -13,12 +13,12 @@ output "example" {
   value       = module.stack.example
 }
 
-output "alerts" {
+output "alerts_to_sftp" {
   description = "Entry points of the alerts pipeline (trigger URL, queues, bucket, functions)."
-  value       = module.stack.alerts
+  value       = module.stack.alerts_to_sftp
 }
 
-output "ndjson_parquet" {
+output "ndjson_to_parquet" {
   description = "Entry points of the NDJSON to Parquet pipeline (landing bucket, output bucket, state machine, topic, ...)."
-  value       = module.stack.ndjson_parquet
+  value       = module.stack.ndjson_to_parquet
 }

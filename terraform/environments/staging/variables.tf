@@ -21,12 +21,12 @@ variable "alarm_email" {
   default     = null
 }
 
-variable "alerts" {
+variable "alerts_to_sftp" {
   description = "Alerts to SFTP pipeline: API URL, secret ARNs and network. Typed and validated by modules/stack (see the tfvars example)."
   type        = any
 }
 
-variable "ndjson_parquet" {
+variable "ndjson_to_parquet" {
   description = "NDJSON to Parquet pipeline settings (alert e-mail, feature flags, batch sizes, Glue capacity). Typed and defaulted by modules/stack; {} deploys the defaults."
   type        = any
   default     = {}

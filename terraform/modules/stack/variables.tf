@@ -37,8 +37,8 @@ variable "tags" {
   default     = {}
 }
 
-variable "alerts" {
-  description = "Alerts to SFTP pipeline (seed 000): see modules/alerts_pipeline for each field."
+variable "alerts_to_sftp" {
+  description = "Alerts to SFTP pipeline (seed 000): see modules/alerts_to_sftp for each field."
   type = object({
     api_url            = string
     staging            = optional(string, "s3")
@@ -70,8 +70,8 @@ variable "alerts" {
   })
 }
 
-variable "ndjson_parquet" {
-  description = "NDJSON to Parquet pipeline (seed 001): see modules/ndjson_parquet_pipeline for each field. enabled = false leaves it out."
+variable "ndjson_to_parquet" {
+  description = "NDJSON to Parquet pipeline (seed 001): see modules/ndjson_to_parquet for each field. enabled = false leaves it out."
   type = object({
     enabled                       = optional(bool, true)
     alert_email                   = optional(string)

@@ -1,0 +1,198 @@
+"""Alerts to SFTP (seed 000) end to end on the local stack, triggered through the ALB as Airflow does.
+
+A job of 2,000 alerts over 20 statuses (every 10th ~200 KB) from the fake API while it injects 429s
+and 500s must end with every alert on the real OpenSSH server exactly once with the right bytes, all
+completed in MySQL, the job finalized and the DLQ empty; with S3 staging and with MySQL staging. A
+duplicate SQS delivery and a re-triggered job change nothing; a pointer to a missing staged object
+lands in the DLQ and the finalizer reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from fake_alerts_api.dataset import Dataset
+
+from alerts_client import job_status, trigger_job
+from alerts_to_sftp import tracking as t
+from alerts_to_sftp.contract import AlertPointer
+from devstack import fake_api, terraform
+from pipelines_shared.sftp import safe_remote_name
+from pipelines_shared.tracking import TrackedItem
+from pipelines_shared.tracking.sql import SqlTrackingStore
+
+pytestmark = pytest.mark.e2e
+
+MAX_RECEIVE_COUNT = 3
+WORKER_VISIBILITY = 6 * 10  # terraform/environments/local: worker timeout 10 s
+
+
+def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def alerts(deployed_stack, local_stack):
+    outputs = deployed_stack["alerts_to_sftp"]
+    secret = Path(local_stack["ALERTS_TRIGGER_SECRET_FILE"]).read_text().strip()
+    expected = {}
+    for raw in Dataset(fake_api.ALERTS_PER_STATUS, seed=0, large_every=10):
+        alert = json.loads(raw)
+        # The file content: the alert as compact UTF-8 JSON (see alert_coordinator.coordinator).
+        expected[alert["alert_id"]] = json.dumps(alert, separators=(",", ":"), ensure_ascii=False).encode()
+    engine = sa.create_engine(local_stack["MYSQL_URL"])
+    yield {
+        **outputs,
+        "secret": secret,
+        "expected": expected,
+        "store": SqlTrackingStore(engine, table_name=t.TABLE),
+        "upload_dir": Path(local_stack["SFTP_LOCAL_DIR"]),
+        "api": local_stack["ALERTS_API_URL"],
+    }
+    _post(f"{local_stack['ALERTS_API_URL']}/_faults", {})
+    engine.dispose()
+
+
+def _trigger(alerts, job_id: str, **extra) -> tuple[int, dict]:
+    return _post(
+        alerts["trigger_url"], {"job_id": job_id, **extra}, {"X-Alerts-Trigger-Secret": alerts["secret"]}
+    )
+
+
+def _finalize(alerts) -> dict:
+    response = boto3.client("lambda").invoke(FunctionName=alerts["functions"]["finalizer"], Payload=b"{}")
+    assert "FunctionError" not in response, response["Payload"].read()
+    return json.loads(response["Payload"].read())
+
+
+def _files(alerts, job_id: str) -> dict[str, Path]:
+    directory = alerts["upload_dir"] / job_id
+    if not directory.is_dir():
+        return {}
+    return {path.name: path for path in directory.iterdir()}
+
+
+def _deliver_job(alerts, job_id: str, wait_for) -> dict:
+    """Trigger a whole job under injected faults and check every alert arrived once, byte for byte."""
+    expected = alerts["expected"]
+    status, unauthenticated = _post(alerts["trigger_url"], {"job_id": job_id})
+    assert status == 401, unauthenticated
+    assert alerts["store"].get(t.JOBS, job_id) is None  # no work was done
+
+    _post(f"{alerts['api']}/_faults", {"rate_429": 0.15, "retry_after": 0.2, "rate_500": 0.1, "seed": 7})
+    # As the Airflow DAG does it (airflow/dags/alerts_client.py).
+    summary = trigger_job(alerts["trigger_url"], alerts["secret"], job_id)
+    faults = json.loads(urllib.request.urlopen(f"{alerts['api']}/_stats", timeout=5).read())["faults"]  # noqa: S310
+    _post(f"{alerts['api']}/_faults", {})
+    assert faults.get("429", 0) > 0
+    assert faults.get("500", 0) > 0
+    assert summary["state"] == t.JOB_OPEN
+    assert summary["alert_count"] == len(expected) >= 2000
+    assert summary["totals"]["staged"] == summary["totals"]["queued"] == len(expected)
+    assert {int(s) for s in summary["statuses"]} == set(range(1, 21))
+
+    names = {safe_remote_name(alert_id): alert_id for alert_id in expected}
+    wait_for(lambda: set(_files(alerts, job_id)) == set(names), 600, f"{len(names)} files on the SFTP server")
+    files = _files(alerts, job_id)
+    assert not [name for name in files if name.endswith(".part") or name.startswith(".")]
+    wrong = [name for name, path in files.items() if path.read_bytes() != expected[names[name]]]
+    assert wrong == []
+    assert sum(1 for body in expected.values() if len(body) >= 180_000) >= 200  # ~200 KB alerts among them
+
+    namespace = t.job_namespace(job_id)
+    assert wait_for(
+        lambda: alerts["store"].count_by_status(namespace) == {t.COMPLETED: len(expected)},
+        60,
+        "all completed",
+    )
+    report = _finalize(alerts)
+    assert job_id in report["finalized"]
+    job = alerts["store"].get(t.JOBS, job_id)
+    assert job.status == t.JOB_FINALIZED
+    assert job.attributes["finalized_at"]
+    status = job_status(alerts["trigger_url"], alerts["secret"], job_id)  # what the DAG's sensor reads
+    assert (status["state"], status["alerts"]) == (t.JOB_FINALIZED, {t.COMPLETED: len(expected)})
+    again = _finalize(alerts)
+    assert again["finalized"] == []  # exactly once
+    assert [d for d in again["dead_lettered"] if d["job_id"] == job_id] == []  # nothing of it in the DLQ
+    return summary
+
+
+def test_job_with_s3_staging_delivers_every_alert_exactly_once(alerts, wait_for, queue_counts):
+    job_id = f"e2e-s3-{uuid.uuid4().hex[:8]}"
+    _deliver_job(alerts, job_id, wait_for)
+    item = alerts["store"].get(t.job_namespace(job_id), "ALR-01-000000")
+    assert item.attributes["location"].startswith("s3://")
+
+    # A re-triggered job and a duplicate SQS delivery change nothing on the server or in MySQL.
+    files = _files(alerts, job_id)
+    stamps = {name: path.stat().st_mtime_ns for name, path in files.items()}
+    version = item.version
+    status, again = _trigger(alerts, job_id)
+    assert status == 200
+    assert again["state"] == t.JOB_FINALIZED
+    attrs = item.attributes
+    pointer = AlertPointer(job_id, item.key, 1, attrs["location"], attrs["sha256"], attrs["size"])
+    boto3.client("sqs").send_message(QueueUrl=alerts["queue_url"], MessageBody=pointer.to_body())
+    wait_for(lambda: queue_counts(alerts["queue_url"]) == (0, 0), 60, "the duplicate to be consumed")
+    assert {name: path.stat().st_mtime_ns for name, path in _files(alerts, job_id).items()} == stamps
+    assert alerts["store"].get(t.job_namespace(job_id), "ALR-01-000000").version == version
+    assert [d for d in _finalize(alerts)["dead_lettered"] if d["job_id"] == job_id] == []
+
+
+@pytest.fixture
+def mysql_staging(alerts):
+    os.environ["TF_VAR_alerts_staging"] = "mysql"  # noqa: SIM112 (Terraform variable names are case-sensitive)
+    try:
+        terraform.apply(capture=True)
+        yield
+    finally:
+        del os.environ["TF_VAR_alerts_staging"]  # noqa: SIM112
+        terraform.apply(capture=True)
+
+
+def test_job_with_mysql_staging_delivers_every_alert_exactly_once(alerts, mysql_staging, wait_for):
+    job_id = f"e2e-mysql-{uuid.uuid4().hex[:8]}"
+    _deliver_job(alerts, job_id, wait_for)
+    item = alerts["store"].get(t.job_namespace(job_id), "ALR-01-000000")
+    assert item.attributes["location"].startswith("mysql://")
+
+
+def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts, wait_for):
+    job_id = f"e2e-poison-{uuid.uuid4().hex[:8]}"
+    status, summary = _trigger(alerts, job_id, statuses=[20])
+    assert status == 200, summary
+    missing = f"s3://{alerts['staging_bucket']}/staged/{job_id}/{'0' * 64}.json"
+    store = alerts["store"]
+    store.create(TrackedItem(t.job_namespace(job_id), "ghost", t.QUEUED, {"location": missing}))
+    pointer = AlertPointer(job_id, "ghost", 20, missing, "0" * 64, 10)
+    boto3.client("sqs").send_message(QueueUrl=alerts["queue_url"], MessageBody=pointer.to_body())
+
+    def reported() -> list[dict]:
+        return [d for d in _finalize(alerts)["dead_lettered"] if d["job_id"] == job_id]
+
+    dead = wait_for(
+        reported, WORKER_VISIBILITY * (MAX_RECEIVE_COUNT + 1) + 60, "the poison pointer in the DLQ"
+    )
+    assert [d["alert_id"] for d in dead] == ["ghost"]
+    report = _finalize(alerts)
+    assert job_id not in report["finalized"]  # one alert can never complete: the job stays open
+    assert report["waiting"][job_id]["total"] == summary["alert_count"]
