@@ -7,7 +7,8 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 DEVSTACK  := cd tools && ../$(PY) -m devstack
 TF_ROOTS  := $(wildcard terraform/environments/*)
-TF_MODULES := $(wildcard terraform/modules/*)
+TF_MODULES := $(wildcard terraform/modules/*) $(wildcard terraform/modules/*/examples/*)
+CHECKOV   := .local/venv-checkov/bin/checkov
 # Providers from the filesystem mirror where there is one (no network); elsewhere from the registry.
 ifneq ($(wildcard /opt/tf-plugins/registry.terraform.io),)
 export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/terraformrc
@@ -16,7 +17,7 @@ export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-unit test-glue native lint fmt build tf-validate up down status env deploy sftp-keys bench lock clean
+.PHONY: help setup test test-unit test-glue native lint checkov fmt build tf-validate up down status env deploy sftp-keys bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,9 +36,12 @@ test-glue: native ## glue/ under Glue's interpreters: Python 3.9 (python shell) 
 test-unit: ## unit tests only: no services, a few seconds
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-lint: ## ruff lint and format check
+lint: checkov ## ruff lint and format check, checkov on terraform/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+checkov: ## checkov on terraform/: zero failed checks (skips are written beside the resource, with a reason)
+	$(CHECKOV) --config-file terraform/.checkov.yaml
 
 fmt: ## format Python and Terraform
 	$(VENV)/bin/ruff check --fix .
@@ -51,12 +55,16 @@ build: native ## one reproducible zip per service, and the Glue job artifacts, i
 	$(PY) tools/build_zips.py
 	$(PY) tools/build_glue.py
 
-tf-validate: ## terraform fmt -check and validate on every module and environment root
+tf-validate: ## terraform fmt -check, validate on every module, example and root, and `terraform test` where there are tests
 	terraform fmt -check -recursive -diff terraform
 	@for dir in $(TF_MODULES) $(TF_ROOTS); do \
 	  echo "==> terraform validate $$dir"; \
 	  terraform -chdir=$$dir init -backend=false -input=false -no-color >/dev/null; \
 	  terraform -chdir=$$dir validate -no-color; \
+	  if compgen -G "$$dir/tests/*.tftest.hcl" >/dev/null; then \
+	    echo "==> terraform test $$dir"; \
+	    terraform -chdir=$$dir test -no-color; \
+	  fi; \
 	done
 
 up: build ## start ministack, MariaDB and sshd, then deploy the local Terraform root
@@ -97,6 +105,7 @@ lock: ## re-pin requirements/*.txt from requirements/*.in
 	$(call lock_one,airflow,$(PY312_BIN))
 	$(call lock_one,glue,$(PY39_BIN))
 	$(call lock_one,spark,$(PY311_BIN))
+	$(call lock_one,checkov,$(PY312_BIN))
 	rm -rf .local/lock
 
 clean: down ## stop the stack and remove build output and local state

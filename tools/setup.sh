@@ -8,6 +8,7 @@
 #   - .local/venv-airflow     the Airflow Task SDK, to build the DAGs in airflow/dags
 #   - .local/venv-glue        Python 3.9 + pyarrow: AWS Glue's Python-shell runtime, for glue/ tests
 #   - .local/venv-spark       Python 3.11 + PySpark 3.5 (Glue 5.0), for the Spark variant's tests
+#   - .local/venv-checkov     checkov, the Terraform scanner of `make lint` (pins its own dependencies)
 # Each virtualenv is rebuilt only when its lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +88,7 @@ venv .local/venv-runtime requirements/runtime.txt
 venv .local/venv-airflow requirements/airflow.txt
 venv .local/venv-glue requirements/glue.txt "$py39"
 venv .local/venv-spark requirements/spark.txt "$py311"
+venv .local/venv-checkov requirements/checkov.txt
 
 # --- Terraform -------------------------------------------------------------------------------
 if ! command -v terraform >/dev/null 2>&1; then

@@ -19,7 +19,11 @@ resource "aws_vpc_security_group_ingress_rule" "alb" {
 }
 
 locals {
-  listener_port = var.network.certificate_arn == null ? 80 : 443
+  tls           = var.network.certificate_arn != null
+  listener_port = local.tls ? 443 : 80
+  # What a caller can use: the certificate's name over TLS; the ALB's own name only over plain HTTP
+  # (no certificate can cover *.elb.amazonaws.com).
+  trigger_url = local.tls ? "https://${coalesce(var.network.trigger_hostname, "-")}/jobs" : "http://${aws_lb.trigger.dns_name}/jobs"
 }
 
 locals {
@@ -28,6 +32,8 @@ locals {
 }
 
 resource "aws_lb" "trigger" {
+  #checkov:skip=CKV_AWS_91:The coordinator logs every trigger request it is given (job id, caller, outcome); ALB access logs would need an SSE-S3 log bucket per environment for the same lines.
+  #checkov:skip=CKV_AWS_150:The ALB holds no data and is re-created by an apply; deletion protection would only block `terraform destroy` of an environment.
   name               = local.alb_name
   internal           = var.network.internal
   load_balancer_type = "application"
@@ -60,11 +66,14 @@ resource "aws_lb_target_group_attachment" "coordinator" {
 }
 
 resource "aws_lb_listener" "trigger" {
+  #checkov:skip=CKV_AWS_2:HTTP only where allow_plaintext_trigger says so (the local emulator); the precondition below refuses it anywhere else.
+  #checkov:skip=CKV_AWS_103:HTTP only where allow_plaintext_trigger says so (the local emulator); with a certificate the policy is TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
+  #checkov:skip=CKV2_AWS_74:HTTP only where allow_plaintext_trigger says so (the local emulator); with a certificate the policy is TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
   load_balancer_arn = aws_lb.trigger.arn
   port              = local.listener_port
-  protocol          = var.network.certificate_arn == null ? "HTTP" : "HTTPS"
+  protocol          = local.tls ? "HTTPS" : "HTTP"
   certificate_arn   = var.network.certificate_arn
-  ssl_policy        = var.network.certificate_arn == null ? null : "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  ssl_policy        = local.tls ? "ELBSecurityPolicy-TLS13-1-2-2021-06" : null
 
   default_action {
     type = "fixed-response"
@@ -77,6 +86,19 @@ resource "aws_lb_listener" "trigger" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # The trigger carries a shared secret in a header: never in clear unless a root says so.
+    precondition {
+      condition     = local.tls || var.allow_plaintext_trigger
+      error_message = "network.certificate_arn is required: the trigger listener would be plain HTTP and the trigger secret would cross the network in clear. Set allow_plaintext_trigger = true only where no network is crossed (the local emulator)."
+    }
+
+    precondition {
+      condition     = !local.tls || var.network.trigger_hostname != null
+      error_message = "network.trigger_hostname is required with a certificate: the name the certificate covers, which callers use (the ALB's own *.elb.amazonaws.com name cannot be covered by a certificate)."
+    }
+  }
 }
 
 resource "aws_lb_listener_rule" "jobs" {
@@ -125,4 +147,19 @@ resource "aws_lb_listener_rule" "job_status" {
   }
 
   tags = var.tags
+}
+
+# The trigger's name, when the caller gives the hosted zone it lives in (else it is the caller's DNS).
+resource "aws_route53_record" "trigger" {
+  count = local.tls && var.network.route53_zone_id != null ? 1 : 0
+
+  zone_id = var.network.route53_zone_id
+  name    = var.network.trigger_hostname
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.trigger.dns_name
+    zone_id                = aws_lb.trigger.zone_id
+    evaluate_target_health = false
+  }
 }

@@ -13,68 +13,16 @@ locals {
 
 # ------------------------------------------------------------------------------------ staging bucket
 
-resource "aws_s3_bucket" "staging" {
-  bucket        = "${local.prefix}-staging-${var.environment}-${data.aws_caller_identity.current.account_id}"
-  force_destroy = var.environment != "prod"
-  tags          = var.tags
-}
+module "staging_bucket" {
+  source = "../s3_bucket"
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "staging" {
-  bucket = aws_s3_bucket.staging.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "staging" {
-  bucket                  = aws_s3_bucket.staging.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "staging" {
-  bucket = aws_s3_bucket.staging.id
-
-  rule {
-    id     = "expire-staged-alerts"
-    status = "Enabled"
-
-    filter {
-      prefix = "staged/"
-    }
-
-    expiration {
-      days = var.staging_expiration_days
-    }
-  }
+  name            = "${local.prefix}-staging-${var.environment}-${data.aws_caller_identity.current.account_id}"
+  force_destroy   = var.environment != "prod"
+  expiration_days = { "staged/" = var.staging_expiration_days }
+  tags            = var.tags
 }
 
 # ------------------------------------------------------------------------------------------ functions
-
-data "aws_iam_policy_document" "coordinator" {
-  statement {
-    sid       = "ReadSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.secrets.trigger_secret_arn, var.secrets.api_token_secret_arn, var.secrets.mysql_secret_arn]
-  }
-
-  statement {
-    sid       = "StageAlerts"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.staging.arn}/staged/*"]
-  }
-
-  statement {
-    sid       = "QueuePointers"
-    actions   = ["sqs:SendMessage"]
-    resources = [module.worker.queue_arn]
-  }
-}
 
 module "coordinator" {
   source = "../lambda_service"
@@ -95,36 +43,16 @@ module "coordinator" {
   environment = {
     TRIGGER_SECRET_ARN          = var.secrets.trigger_secret_arn
     MYSQL_SECRET_ARN            = var.secrets.mysql_secret_arn
-    ALERTS_API_URL              = var.alerts_api_url
+    ALERTS_API_URL              = var.api_url
     ALERTS_API_TOKEN_SECRET_ARN = var.secrets.api_token_secret_arn
     QUEUE_URL                   = module.worker.queue_url
     STAGING                     = var.staging
-    STAGING_BUCKET              = aws_s3_bucket.staging.id
+    STAGING_BUCKET              = module.staging_bucket.id
     LOG_LEVEL                   = var.log_level
   }
 
   alarm_actions = var.alarm_actions
   tags          = var.tags
-}
-
-data "aws_iam_policy_document" "worker" {
-  statement {
-    sid       = "ReadSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.secrets.mysql_secret_arn, var.secrets.sftp_secret_arn]
-  }
-
-  statement {
-    sid       = "ReadKnownHosts"
-    actions   = ["ssm:GetParameter"]
-    resources = [local.known_hosts]
-  }
-
-  statement {
-    sid       = "ReadStagedAlerts"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.staging.arn}/staged/*"]
-  }
 }
 
 module "worker" {
@@ -164,38 +92,6 @@ module "worker" {
   tags          = var.tags
 }
 
-data "aws_iam_policy_document" "finalizer" {
-  statement {
-    sid       = "ReadSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.secrets.mysql_secret_arn]
-  }
-
-  statement {
-    sid       = "PeekDeadLetters"
-    actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
-    resources = [module.worker.dlq_arn]
-  }
-
-  statement {
-    sid       = "AnnounceFinalizedJobs"
-    actions   = ["events:PutEvents"]
-    resources = ["arn:aws:events:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:event-bus/default"]
-  }
-
-  statement {
-    sid       = "PublishMetrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"] # PutMetricData has no resource type; scoped by namespace below
-
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [local.metric_ns]
-    }
-  }
-}
-
 module "finalizer" {
   source = "../lambda_service"
 
@@ -227,14 +123,6 @@ module "finalizer" {
 }
 
 # ------------------------------------------------------------------------------------- schema migrations
-
-data "aws_iam_policy_document" "migrate" {
-  statement {
-    sid       = "ReadDatabaseSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.secrets.mysql_secret_arn]
-  }
-}
 
 module "migrate" {
   source = "../lambda_service"

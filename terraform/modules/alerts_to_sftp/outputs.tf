@@ -4,13 +4,18 @@ output "alb_name" {
 }
 
 output "trigger_url" {
-  description = "POST here with the X-Alerts-Trigger-Secret header to start or re-trigger a job."
-  value       = "${var.network.certificate_arn == null ? "http" : "https"}://${aws_lb.trigger.dns_name}/jobs"
+  description = "POST here with the X-Alerts-Trigger-Secret header to start or re-trigger a job: https://<network.trigger_hostname>/jobs, or http://<ALB DNS name>/jobs where allow_plaintext_trigger."
+  value       = local.trigger_url
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the trigger ALB (point network.trigger_hostname at it when no route53_zone_id is given)."
+  value       = aws_lb.trigger.dns_name
 }
 
 output "staging_bucket" {
   description = "Bucket of staged alert JSON."
-  value       = aws_s3_bucket.staging.id
+  value       = module.staging_bucket.id
 }
 
 output "queue_url" {
@@ -36,4 +41,20 @@ output "functions" {
 output "finalizer_schedule" {
   description = "Name of the finalizer's schedule."
   value       = aws_scheduler_schedule.finalizer.name
+}
+
+output "settings" {
+  description = "The pipeline's settings as deployed, each default applied (the variables a root may set)."
+  value = {
+    staging                 = var.staging
+    staging_expiration_days = var.staging_expiration_days
+    api_url                 = var.api_url
+    secrets                 = var.secrets
+    sftp_remote_dir         = var.sftp_remote_dir
+    network                 = var.network
+    allow_plaintext_trigger = var.allow_plaintext_trigger
+    worker                  = var.worker
+    finalizer_schedule      = var.finalizer_schedule
+    stuck_after_seconds     = var.stuck_after_seconds
+  }
 }

@@ -17,12 +17,14 @@ variable "log_level" {
   description = "Log level of the functions."
   type        = string
   default     = "INFO"
+  nullable    = false
 }
 
 variable "staging" {
   description = "Where the coordinator stages alert JSON: s3 (default, scales with 200 KB alerts) or mysql."
   type        = string
   default     = "s3"
+  nullable    = false
 
   validation {
     condition     = contains(["s3", "mysql"], var.staging)
@@ -34,9 +36,10 @@ variable "staging_expiration_days" {
   description = "Days after which staged alert JSON is deleted from the staging bucket."
   type        = number
   default     = 7
+  nullable    = false
 }
 
-variable "alerts_api_url" {
+variable "api_url" {
   description = "Base URL of the external alerts API (GET {url}/alerts?status=&page_size=&page_token=)."
   type        = string
 }
@@ -62,12 +65,16 @@ variable "sftp_remote_dir" {
   description = "Directory on the SFTP server under which each job gets a folder of alert files."
   type        = string
   default     = "/upload"
+  nullable    = false
 }
 
 variable "network" {
   description = <<-EOT
     The ALB's VPC and subnets, the CIDRs allowed to call it (Airflow/MWAA), and optionally subnets and
     security groups for the functions (to reach RDS; they then need a NAT route to the SFTP server).
+    certificate_arn (ACM) makes the trigger HTTPS :443 (required unless allow_plaintext_trigger);
+    trigger_hostname is then the name the certificate covers, which callers use (trigger_url), and
+    with route53_zone_id an alias record of that name to the ALB is created in that zone.
   EOT
   type = object({
     vpc_id                 = string
@@ -75,9 +82,18 @@ variable "network" {
     allowed_cidrs          = list(string)
     internal               = optional(bool, true)
     certificate_arn        = optional(string)
+    trigger_hostname       = optional(string)
+    route53_zone_id        = optional(string)
     lambda_subnet_ids      = optional(list(string), [])
     lambda_security_groups = optional(list(string), [])
   })
+}
+
+variable "allow_plaintext_trigger" {
+  description = "Let the trigger listen on plain HTTP :80 when network.certificate_arn is null. Only where no network is crossed (the local emulator): the trigger secret would travel in clear."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "worker" {
@@ -89,29 +105,34 @@ variable "worker" {
     timeout                            = optional(number, 120)
     max_receive_count                  = optional(number, 3)
   })
-  default = {}
+  default  = {}
+  nullable = false
 }
 
 variable "finalizer_schedule" {
   description = "EventBridge Scheduler expression for the finalizer."
   type        = string
   default     = "rate(5 minutes)"
+  nullable    = false
 }
 
 variable "stuck_after_seconds" {
   description = "An alert not completed this long after it was queued is reported as stuck."
   type        = number
   default     = 3600
+  nullable    = false
 }
 
 variable "alarm_actions" {
   description = "ARNs notified by the pipeline's alarms."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }

@@ -23,6 +23,18 @@ data "aws_iam_policy_document" "base" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
+  # Active tracing: Lambda sends the function's segments with the function's role. X-Ray's write
+  # actions have no resource type, so they cannot be scoped further.
+  dynamic "statement" {
+    for_each = var.tracing_mode == "Active" ? [1] : []
+
+    content {
+      sid       = "WriteTraces"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.sqs_source == null ? [] : [1]
 

@@ -58,6 +58,18 @@ variable "timeout" {
   }
 }
 
+variable "tracing_mode" {
+  description = "X-Ray tracing of invocations: Active (sampled traces with timings, the default) or PassThrough."
+  type        = string
+  default     = "Active"
+  nullable    = false
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
 variable "reserved_concurrent_executions" {
   description = "Reserved concurrency; -1 leaves the function unreserved."
   type        = number

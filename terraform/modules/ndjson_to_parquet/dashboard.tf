@@ -97,7 +97,7 @@ locals {
       type = "text", x = 0, y = 18, width = 24, height = 3
       properties = {
         markdown = join("\n", [
-          "**${local.prefix} (${local.env})**: Python shell runs (`${aws_glue_job.batch.name}`) publish no Glue metrics; their outcome is the state machine's Executions graph. Failed manifests alert `${aws_sns_topic.alerts.name}`.",
+          "**${local.prefix} (${local.env})**: Python shell runs (`${aws_glue_job.batch.name}`) publish no Glue metrics; their outcome is the state machine's Executions graph. Failed manifests alert `${module.alerts_topic.name}`.",
           "Files by status: query the `status-index` of `${aws_dynamodb_table.tracking.name}` (statuses are sharded `<status>#0..9`).",
         ])
       }

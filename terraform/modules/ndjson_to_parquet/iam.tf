@@ -1,7 +1,7 @@
 # Least privilege: each principal gets exactly the buckets, prefixes, tables and targets it uses.
 
 locals {
-  bucket_arns = { for key in local.buckets : key => aws_s3_bucket.this[key].arn }
+  bucket_arns = { for key in local.buckets : key => module.bucket[key].arn }
 
   tracking_table_arns = [aws_dynamodb_table.tracking.arn, "${aws_dynamodb_table.tracking.arn}/index/*"]
   # Item writes the shared tracking store makes (conditional puts and updates, batch reads, queries).
@@ -190,13 +190,13 @@ data "aws_iam_policy_document" "processor" {
   statement {
     sid       = "Alert"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [module.alerts_topic.arn]
   }
 
   statement {
     sid       = "AlertEncrypted"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
-    resources = [aws_kms_key.alerts.arn]
+    resources = [module.alerts_topic.key_arn]
   }
 }
 

@@ -50,7 +50,7 @@ locals {
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.names.spark_job}",
   ]
 
-  alarm_actions = concat([aws_sns_topic.alerts.arn], var.alarm_actions)
+  alarm_actions = concat([module.alerts_topic.arn], var.alarm_actions)
 }
 
 # ------------------------------------------------------------------------------------------- buckets
@@ -58,7 +58,7 @@ locals {
 locals {
   buckets = toset(["input", "manifest", "output", "quarantine", "scripts"])
 
-  # Expiration rules per bucket (prefix => days); a null day count keeps the objects.
+  # Expiration rules per bucket (prefix => days); 0 days keeps the objects.
   bucket_expirations = {
     input      = { (local.names.landing_prefix) = var.expiration_days.landing }
     manifest   = { (local.names.manifest_prefix) = var.expiration_days.manifests, "logs/" = var.expiration_days.logs }
@@ -68,103 +68,14 @@ locals {
   }
 }
 
-resource "aws_s3_bucket" "this" {
+module "bucket" {
+  source   = "../s3_bucket"
   for_each = local.buckets
 
-  bucket        = "${local.prefix}-${each.key}-${local.env}-${local.account_id}"
-  force_destroy = var.force_destroy
-  tags          = var.tags
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "this" {
-  for_each = local.buckets
-
-  bucket                  = aws_s3_bucket.this[each.key].id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-data "aws_iam_policy_document" "tls_only" {
-  for_each = local.buckets
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.this[each.key].arn,
-      "${aws_s3_bucket.this[each.key].arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "tls_only" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-  policy = data.aws_iam_policy_document.tls_only[each.key].json
-
-  # S3 refuses a bucket policy while the public access block is being written.
-  depends_on = [aws_s3_bucket_public_access_block.this]
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  dynamic "rule" {
-    for_each = { for prefix, days in local.bucket_expirations[each.key] : prefix => days if days != null }
-
-    content {
-      id     = "expire-${trimsuffix(replace(rule.key, "/", "-"), "-")}"
-      status = "Enabled"
-
-      filter {
-        prefix = rule.key
-      }
-
-      expiration {
-        days = rule.value
-      }
-    }
-  }
+  name            = "${local.prefix}-${each.key}-${local.env}-${local.account_id}"
+  force_destroy   = var.force_destroy
+  expiration_days = local.bucket_expirations[each.key]
+  tags            = var.tags
 }
 
 # ------------------------------------------------------------------- landing events -> file-events queue
@@ -183,7 +94,7 @@ data "aws_iam_policy_document" "file_events" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_s3_bucket.this["input"].arn]
+      values   = [module.bucket["input"].arn]
     }
 
     condition {
@@ -200,7 +111,7 @@ resource "aws_sqs_queue_policy" "file_events" {
 }
 
 resource "aws_s3_bucket_notification" "landing" {
-  bucket = aws_s3_bucket.this["input"].id
+  bucket = module.bucket["input"].id
 
   # Every object under the landing prefix: one with a wrong extension is quarantined with a reason
   # (bad_extension) rather than silently never looked at.
@@ -218,6 +129,8 @@ resource "aws_s3_bucket_notification" "landing" {
 # -------------------------------------------------------------------------------------------- tables
 
 resource "aws_dynamodb_table" "tracking" {
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed aws/dynamodb key (server_side_encryption); a customer managed key only adds control this account-local table does not need.
+  #checkov:skip=CKV_AWS_28:On by default (point_in_time_recovery = true); only the local root turns it off (the emulator keeps no backups).
   name                        = local.names.tracking_table
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "date_prefix"
@@ -266,6 +179,8 @@ resource "aws_dynamodb_table" "tracking" {
 }
 
 resource "aws_dynamodb_table" "metrics" {
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed aws/dynamodb key (server_side_encryption); a customer managed key only adds control this account-local table does not need.
+  #checkov:skip=CKV_AWS_28:On by default (point_in_time_recovery = true); only the local root turns it off (the emulator keeps no backups).
   name                        = local.names.metrics_table
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
@@ -300,57 +215,14 @@ resource "aws_dynamodb_table" "metrics" {
 
 # -------------------------------------------------------------------------------------- alert topic
 
-# A key of our own: CloudWatch alarms cannot publish to a topic encrypted with the AWS managed
-# alias/aws/sns key, whose policy cannot grant them.
-data "aws_iam_policy_document" "alerts_key" {
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
+# Encrypted with a key of its own that CloudWatch alarms may use (see modules/sns_topic).
+module "alerts_topic" {
+  source = "../sns_topic"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid       = "AlarmsPublish"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_kms_key" "alerts" {
-  description             = "Encrypts the ${local.names.topic} SNS topic."
-  deletion_window_in_days = 7
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.alerts_key.json
-  tags                    = var.tags
-}
-
-resource "aws_kms_alias" "alerts" {
-  name          = local.names.alerts_key
-  target_key_id = aws_kms_key.alerts.key_id
-}
-
-resource "aws_sns_topic" "alerts" {
-  name              = local.names.topic
-  kms_master_key_id = aws_kms_key.alerts.arn
-  tags              = var.tags
-}
-
-resource "aws_sns_topic_subscription" "alert_email" {
-  count = var.alert_email == null ? 0 : 1
-
-  topic_arn = aws_sns_topic.alerts.arn
-  protocol  = "email"
-  endpoint  = var.alert_email
+  name      = local.names.topic
+  key_alias = local.names.alerts_key
+  email     = var.alert_email
+  tags      = var.tags
 }
 
 # ------------------------------------------------------------------------------------- EventBridge bus

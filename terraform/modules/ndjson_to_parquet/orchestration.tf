@@ -8,7 +8,7 @@ locals {
     spark_script = "ndjson_to_parquet_spark.py"
     converter    = "ndjson_to_parquet_converter.zip"
   }
-  glue_artifact_uris = { for key, file in local.glue_artifacts : key => "s3://${aws_s3_bucket.this["scripts"].id}/glue/${file}" }
+  glue_artifact_uris = { for key, file in local.glue_artifacts : key => "s3://${module.bucket["scripts"].id}/glue/${file}" }
 
   glue_default_arguments = merge(
     {
@@ -21,19 +21,20 @@ locals {
 resource "aws_s3_object" "glue_artifact" {
   for_each = local.glue_artifacts
 
-  bucket      = aws_s3_bucket.this["scripts"].id
+  bucket      = module.bucket["scripts"].id
   key         = "glue/${each.value}"
   source      = "${local.glue_dir}/${each.value}"
   source_hash = filemd5("${local.glue_dir}/${each.value}")
   tags        = var.tags
 
-  # The bucket's default encryption applies; stated, so the object reads back as written.
-  server_side_encryption = "AES256"
+  # The bucket's default encryption (SSE-KMS) applies; stated, so the object reads back as written.
+  server_side_encryption = "aws:kms"
 }
 
 # ------------------------------------------------------------------------------------------ Glue jobs
 
 resource "aws_glue_job" "batch" {
+  #checkov:skip=CKV_AWS_195:Output encryption is the output bucket's default SSE-KMS (modules/s3_bucket); a security configuration could only repeat it (SSE-S3 would downgrade it), the job keeps no bookmarks, and its logs are CloudWatch's, encrypted at rest.
   name        = local.names.batch_job
   description = "NDJSON -> Snappy Parquet for one manifest (Python shell); every value kept as its original text."
   role_arn    = aws_iam_role.glue.arn
@@ -64,6 +65,7 @@ resource "aws_glue_job" "batch" {
 }
 
 resource "aws_glue_job" "spark" {
+  #checkov:skip=CKV_AWS_195:Output encryption is the output bucket's default SSE-KMS (modules/s3_bucket); a security configuration could only repeat it (SSE-S3 would downgrade it), the job keeps no bookmarks, and its logs are CloudWatch's, encrypted at rest.
   name              = local.names.spark_job
   description       = "NDJSON -> Snappy Parquet for one large manifest (Glue 5.0 Spark), same output as the Python shell job."
   role_arn          = aws_iam_role.glue.arn
@@ -105,6 +107,8 @@ locals {
 }
 
 resource "aws_sfn_state_machine" "processor" {
+  #checkov:skip=CKV_AWS_285:A Standard workflow keeps each execution's full history for 90 days; vended logs would need account-wide logs:*Delivery permissions (README, "Not here, on purpose").
+  #checkov:skip=CKV_AWS_284:ministack 1.5.33 returns no tracingConfiguration, so enabling it would show drift on every re-plan of the local stack; the functions it calls are traced and the execution history times each state.
   name     = local.names.state_machine
   type     = "STANDARD"
   role_arn = aws_iam_role.processor.arn
@@ -112,7 +116,7 @@ resource "aws_sfn_state_machine" "processor" {
   definition = templatefile("${path.module}/processor.asl.json", {
     table_name                    = aws_dynamodb_table.tracking.name
     status_updater_arn            = module.status_updater.function_arn
-    alerts_topic_arn              = aws_sns_topic.alerts.arn
+    alerts_topic_arn              = module.alerts_topic.arn
     environment                   = local.env
     glue_poll_seconds             = var.glue_poll_seconds
     concurrent_runs_retry_seconds = var.concurrent_runs_retry_seconds

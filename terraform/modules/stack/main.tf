@@ -5,18 +5,14 @@ locals {
   tags = merge({ Project = var.project, Environment = var.environment, ManagedBy = "terraform" }, var.tags)
 }
 
-resource "aws_sns_topic" "alarms" {
-  name              = "${var.project}-alarms-${var.environment}"
-  kms_master_key_id = "alias/aws/sns"
-  tags              = local.tags
-}
+# Every alarm of every pipeline notifies this topic. Its key is its own: CloudWatch alarms cannot
+# publish to a topic encrypted with the AWS managed alias/aws/sns key (see modules/sns_topic).
+module "alarm_topic" {
+  source = "../sns_topic"
 
-resource "aws_sns_topic_subscription" "alarm_email" {
-  count = var.alarm_email == null ? 0 : 1
-
-  topic_arn = aws_sns_topic.alarms.arn
-  protocol  = "email"
-  endpoint  = var.alarm_email
+  name  = "${var.project}-alarms-${var.environment}"
+  email = var.alarm_email
+  tags  = local.tags
 }
 
 module "example" {
@@ -26,39 +22,53 @@ module "example" {
   environment   = var.environment
   package_dir   = var.package_dir
   log_level     = var.log_level
-  alarm_actions = [aws_sns_topic.alarms.arn]
+  alarm_actions = [module.alarm_topic.arn]
   tags          = local.tags
 }
 
+# Each pipeline setting is passed through as given: a field left out is null, and the module's
+# variable (nullable = false) then takes its own default.
 module "alerts_to_sftp" {
   source = "../alerts_to_sftp"
 
-  project            = var.project
-  environment        = var.environment
-  package_dir        = var.package_dir
-  log_level          = var.log_level
-  alerts_api_url     = var.alerts_to_sftp.api_url
-  staging            = var.alerts_to_sftp.staging
-  sftp_remote_dir    = var.alerts_to_sftp.sftp_remote_dir
-  finalizer_schedule = var.alerts_to_sftp.finalizer_schedule
-  worker             = var.alerts_to_sftp.worker
-  secrets            = var.alerts_to_sftp.secrets
-  network            = var.alerts_to_sftp.network
-  alarm_actions      = [aws_sns_topic.alarms.arn]
-  tags               = local.tags
+  project       = var.project
+  environment   = var.environment
+  package_dir   = var.package_dir
+  log_level     = var.log_level
+  alarm_actions = [module.alarm_topic.arn]
+  tags          = local.tags
+
+  api_url                 = var.alerts_to_sftp.api_url
+  staging                 = var.alerts_to_sftp.staging
+  staging_expiration_days = var.alerts_to_sftp.staging_expiration_days
+  sftp_remote_dir         = var.alerts_to_sftp.sftp_remote_dir
+  finalizer_schedule      = var.alerts_to_sftp.finalizer_schedule
+  stuck_after_seconds     = var.alerts_to_sftp.stuck_after_seconds
+  allow_plaintext_trigger = var.alerts_to_sftp.allow_plaintext_trigger
+  worker                  = var.alerts_to_sftp.worker
+  secrets                 = var.alerts_to_sftp.secrets
+  network                 = var.alerts_to_sftp.network
 }
 
 module "ndjson_to_parquet" {
   source = "../ndjson_to_parquet"
-  count  = var.ndjson_to_parquet.enabled ? 1 : 0
+  # Not a setting of the module but whether it exists: on unless a root says enabled = false.
+  count = var.ndjson_to_parquet.enabled == false ? 0 : 1
 
-  environment                   = var.environment
-  package_dir                   = var.package_dir
-  log_level                     = var.log_level
-  alert_email                   = var.ndjson_to_parquet.alert_email
+  environment = var.environment
+  package_dir = var.package_dir
+  log_level   = var.log_level
+  # Its alarms notify the stack's topic too (alarm_email); per-manifest failure alerts go to the
+  # pipeline's own topic only (ndjson_to_parquet.alert_email).
+  alarm_actions = [module.alarm_topic.arn]
+  tags          = local.tags
+
+  glue_artifact_dir             = var.ndjson_to_parquet.glue_artifact_dir
+  log_retention_days            = var.ndjson_to_parquet.log_retention_days
   force_destroy                 = var.ndjson_to_parquet.force_destroy
   point_in_time_recovery        = var.ndjson_to_parquet.point_in_time_recovery
   table_deletion_protection     = var.ndjson_to_parquet.table_deletion_protection
+  alert_email                   = var.ndjson_to_parquet.alert_email
   stream_manifests_enabled      = var.ndjson_to_parquet.stream_manifests_enabled
   eventbridge_enabled           = var.ndjson_to_parquet.eventbridge_enabled
   flush_interval_minutes        = var.ndjson_to_parquet.flush_interval_minutes
@@ -75,15 +85,13 @@ module "ndjson_to_parquet" {
   spark_worker_type             = var.ndjson_to_parquet.spark_worker_type
   spark_number_of_workers       = var.ndjson_to_parquet.spark_number_of_workers
   glue_max_concurrent_runs      = var.ndjson_to_parquet.glue_max_concurrent_runs
+  pyarrow_requirement           = var.ndjson_to_parquet.pyarrow_requirement
   glue_extra_arguments          = var.ndjson_to_parquet.glue_extra_arguments
   glue_poll_seconds             = var.ndjson_to_parquet.glue_poll_seconds
   concurrent_runs_retry_seconds = var.ndjson_to_parquet.concurrent_runs_retry_seconds
+  concurrent_runs_max_attempts  = var.ndjson_to_parquet.concurrent_runs_max_attempts
   retry_interval_seconds        = var.ndjson_to_parquet.retry_interval_seconds
   expiration_days               = var.ndjson_to_parquet.expiration_days
   builder                       = var.ndjson_to_parquet.builder
   status_updater                = var.ndjson_to_parquet.status_updater
-  # Its alarms notify the stack's topic too (alarm_email); per-manifest failure alerts go to the
-  # pipeline's own topic only (ndjson_parquet.alert_email).
-  alarm_actions = [aws_sns_topic.alarms.arn]
-  tags          = local.tags
 }

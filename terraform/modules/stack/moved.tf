@@ -9,3 +9,14 @@ moved {
   from = module.ndjson_parquet
   to   = module.ndjson_to_parquet
 }
+
+# The alarm topic moved into modules/sns_topic (issue 8, with a key of its own).
+moved {
+  from = aws_sns_topic.alarms
+  to   = module.alarm_topic.aws_sns_topic.this
+}
+
+moved {
+  from = aws_sns_topic_subscription.alarm_email
+  to   = module.alarm_topic.aws_sns_topic_subscription.email
+}

@@ -37,20 +37,27 @@ variable "tags" {
   default     = {}
 }
 
+# The pipelines' settings. Every default lives in the pipeline's module (its variables.tf), and only
+# there: these types name the same fields with optional(type) and no default, a field left out (null)
+# takes the module's default. tests/unit/test_terraform_settings.py keeps the lists equal.
+
 variable "alerts_to_sftp" {
-  description = "Alerts to SFTP pipeline (seed 000): see modules/alerts_to_sftp for each field."
+  description = "Alerts to SFTP pipeline (seed 000): each field is the variable of the same name in modules/alerts_to_sftp, which holds its default."
   type = object({
-    api_url            = string
-    staging            = optional(string, "s3")
-    sftp_remote_dir    = optional(string, "/upload")
-    finalizer_schedule = optional(string, "rate(5 minutes)")
+    api_url                 = string
+    staging                 = optional(string)
+    staging_expiration_days = optional(number)
+    sftp_remote_dir         = optional(string)
+    finalizer_schedule      = optional(string)
+    stuck_after_seconds     = optional(number)
+    allow_plaintext_trigger = optional(bool)
     worker = optional(object({
-      batch_size                         = optional(number, 100)
-      maximum_batching_window_in_seconds = optional(number, 5)
-      maximum_concurrency                = optional(number, 5)
-      timeout                            = optional(number, 120)
-      max_receive_count                  = optional(number, 3)
-    }), {})
+      batch_size                         = optional(number)
+      maximum_batching_window_in_seconds = optional(number)
+      maximum_concurrency                = optional(number)
+      timeout                            = optional(number)
+      max_receive_count                  = optional(number)
+    }))
     secrets = object({
       trigger_secret_arn         = string
       api_token_secret_arn       = string
@@ -62,59 +69,67 @@ variable "alerts_to_sftp" {
       vpc_id                 = string
       alb_subnet_ids         = list(string)
       allowed_cidrs          = list(string)
-      internal               = optional(bool, true)
+      internal               = optional(bool)
       certificate_arn        = optional(string)
-      lambda_subnet_ids      = optional(list(string), [])
-      lambda_security_groups = optional(list(string), [])
+      trigger_hostname       = optional(string)
+      route53_zone_id        = optional(string)
+      lambda_subnet_ids      = optional(list(string))
+      lambda_security_groups = optional(list(string))
     })
   })
 }
 
 variable "ndjson_to_parquet" {
-  description = "NDJSON to Parquet pipeline (seed 001): see modules/ndjson_to_parquet for each field. enabled = false leaves it out."
+  description = "NDJSON to Parquet pipeline (seed 001): each field is the variable of the same name in modules/ndjson_to_parquet, which holds its default; enabled = false leaves the pipeline out."
   type = object({
-    enabled                       = optional(bool, true)
+    enabled                       = optional(bool)
+    glue_artifact_dir             = optional(string)
+    log_retention_days            = optional(number)
+    force_destroy                 = optional(bool)
+    point_in_time_recovery        = optional(bool)
+    table_deletion_protection     = optional(bool)
     alert_email                   = optional(string)
-    force_destroy                 = optional(bool, false)
-    point_in_time_recovery        = optional(bool, true)
-    table_deletion_protection     = optional(bool, false)
-    stream_manifests_enabled      = optional(bool, false)
-    eventbridge_enabled           = optional(bool, false)
-    flush_interval_minutes        = optional(number, 5)
-    max_files_per_manifest        = optional(number, 500)
-    max_bytes_per_manifest        = optional(number, 5368709120)
-    orphan_after_seconds          = optional(number, 900)
-    max_file_bytes                = optional(number, 2147483648)
-    spark_threshold_bytes         = optional(number, 2147483648)
-    breaker_failure_threshold     = optional(number, 3)
-    breaker_window_seconds        = optional(number, 900)
-    glue_max_capacity             = optional(number, 1)
-    glue_timeout_minutes          = optional(number, 60)
-    spark_timeout_minutes         = optional(number, 120)
-    spark_worker_type             = optional(string, "G.1X")
-    spark_number_of_workers       = optional(number, 2)
-    glue_max_concurrent_runs      = optional(number, 10)
-    glue_extra_arguments          = optional(map(string), {})
-    glue_poll_seconds             = optional(number, 30)
-    concurrent_runs_retry_seconds = optional(number, 60)
-    retry_interval_seconds        = optional(number, 2)
+    stream_manifests_enabled      = optional(bool)
+    eventbridge_enabled           = optional(bool)
+    flush_interval_minutes        = optional(number)
+    max_files_per_manifest        = optional(number)
+    max_bytes_per_manifest        = optional(number)
+    orphan_after_seconds          = optional(number)
+    max_file_bytes                = optional(number)
+    spark_threshold_bytes         = optional(number)
+    breaker_failure_threshold     = optional(number)
+    breaker_window_seconds        = optional(number)
+    glue_max_capacity             = optional(number)
+    glue_timeout_minutes          = optional(number)
+    spark_timeout_minutes         = optional(number)
+    spark_worker_type             = optional(string)
+    spark_number_of_workers       = optional(number)
+    glue_max_concurrent_runs      = optional(number)
+    pyarrow_requirement           = optional(string)
+    glue_extra_arguments          = optional(map(string))
+    glue_poll_seconds             = optional(number)
+    concurrent_runs_retry_seconds = optional(number)
+    concurrent_runs_max_attempts  = optional(number)
+    retry_interval_seconds        = optional(number)
     expiration_days = optional(object({
-      landing    = optional(number, 30)
-      manifests  = optional(number, 90)
-      logs       = optional(number, 30)
-      quarantine = optional(number, 90)
-    }), {})
+      landing    = optional(number)
+      manifests  = optional(number)
+      logs       = optional(number)
+      quarantine = optional(number)
+    }))
     builder = optional(object({
-      timeout                            = optional(number, 60)
-      memory_size                        = optional(number, 512)
-      batch_size                         = optional(number, 10)
-      maximum_batching_window_in_seconds = optional(number, 0)
+      timeout                            = optional(number)
+      memory_size                        = optional(number)
+      batch_size                         = optional(number)
+      maximum_batching_window_in_seconds = optional(number)
       maximum_concurrency                = optional(number)
-    }), {})
+    }))
     status_updater = optional(object({
-      timeout     = optional(number, 300)
-      memory_size = optional(number, 512)
-    }), {})
+      timeout     = optional(number)
+      memory_size = optional(number)
+    }))
   })
-  default = {}
+  # {} deploys the module's defaults; null is {} too.
+  default  = {}
+  nullable = false
 }
