@@ -7,14 +7,16 @@ import json
 import uuid
 
 import boto3
+import hcl2
 import pytest
 
-from devstack import terraform
+from devstack import paths, terraform
 
 pytestmark = pytest.mark.e2e
 
 MAX_RECEIVE_COUNT = 3  # terraform/modules/example: sqs_source.max_receive_count
 VISIBILITY_TIMEOUT = 6 * 3  # 6 x the function timeout (3 s)
+TERRAFORM = paths.TERRAFORM
 
 
 def test_plan_after_apply_reports_no_changes(deployed_stack):
@@ -24,10 +26,95 @@ def test_plan_after_apply_reports_no_changes(deployed_stack):
     )
 
 
+PIPELINE_MODULES = ("example", "alerts_to_sftp", "ndjson_to_parquet")  # terraform/modules/<pipeline>
+
+
+def _module_outputs(pipeline: str) -> set[str]:
+    with (TERRAFORM / "modules" / pipeline / "outputs.tf").open() as handle:
+        return {name.strip('"') for block in hcl2.load(handle).get("output", []) for name in block}
+
+
+def _exists(kind: str, name: str) -> None:
+    """Raises (a ClientError) unless the deployed stack has that resource."""
+    clients = {
+        "function": lambda: boto3.client("lambda").get_function(FunctionName=name),
+        "queue": lambda: boto3.client("sqs").get_queue_attributes(QueueUrl=name, AttributeNames=["QueueArn"]),
+        "bucket": lambda: boto3.client("s3").head_bucket(Bucket=name),
+        "table": lambda: boto3.client("dynamodb").describe_table(TableName=name),
+        "state machine": lambda: boto3.client("stepfunctions").describe_state_machine(stateMachineArn=name),
+        "schedule": lambda: boto3.client("scheduler").get_schedule(Name=name),
+        "glue job": lambda: boto3.client("glue").get_job(JobName=name),
+        "event bus": lambda: boto3.client("events").describe_event_bus(Name=name),
+        "topic": lambda: boto3.client("sns").get_topic_attributes(TopicArn=name),
+        "dashboard": lambda: boto3.client("cloudwatch").get_dashboard(DashboardName=name),
+        "load balancer": lambda: boto3.client("elbv2").describe_load_balancers(Names=[name]),
+    }
+    clients[kind]()
+
+
+def _entry_points(name: str, value: object) -> list[tuple[str, str]]:
+    """(kind, name) of each resource an output names; [] for outputs that are values, not resources."""
+    if name in {"landing_prefix", "settings", "trigger_url", "alb_dns_name"}:
+        return []
+    if name == "functions":
+        return [("function", fn) for fn in value.values() if fn is not None]  # null: a flag is off
+    if name == "glue_jobs":
+        return [("glue job", job) for job in value.values()]
+    kinds = {
+        "function_name": "function",
+        "queue_url": "queue",
+        "dlq_url": "queue",
+        "state_machine_arn": "state machine",
+        "event_bus_name": "event bus",
+        "alerts_topic_arn": "topic",
+        "dashboard_name": "dashboard",
+        "alb_name": "load balancer",
+    }
+    if name in kinds:
+        return [(kinds[name], value)]
+    for suffix, kind in (("_bucket", "bucket"), ("_table", "table"), ("_schedule", "schedule")):
+        if name.endswith(suffix):
+            return [(kind, value)]
+    raise AssertionError(f"output {name!r} is neither a known entry point nor a value: classify it here")
+
+
 def test_outputs_expose_every_entry_point(deployed_stack):
     example = deployed_stack["example"]
     assert set(example) >= {"function_name", "queue_url", "dlq_url", "tracking_table"}
     assert deployed_stack["endpoint"].startswith("http")
+
+    _exists("topic", deployed_stack["alarm_topic_arn"])
+    checked = []
+    for pipeline in PIPELINE_MODULES:
+        outputs = deployed_stack[pipeline]
+        assert outputs, f"the local root deploys {pipeline}, but its output is empty"
+        missing = _module_outputs(pipeline) - set(outputs)
+        assert not missing, (
+            f"modules/{pipeline} outputs {sorted(missing)}, the root's {pipeline} output does not"
+        )
+        for name, value in outputs.items():
+            for kind, resource in _entry_points(name, value):
+                _exists(kind, resource)
+                checked.append((pipeline, kind, resource))
+
+    alerts = deployed_stack["alerts_to_sftp"]
+    balancer = boto3.client("elbv2").describe_load_balancers(Names=[alerts["alb_name"]])["LoadBalancers"][0]
+    assert alerts["alb_dns_name"] == balancer["DNSName"]
+    assert alerts["trigger_url"].endswith(f"/_alb/{alerts['alb_name']}/jobs")  # the emulator's route
+    # Every kind of entry point of the three pipelines was found on the stack, not skipped.
+    assert {kind for _, kind, _ in checked} == {
+        "function",
+        "queue",
+        "bucket",
+        "table",
+        "state machine",
+        "schedule",
+        "glue job",
+        "event bus",
+        "topic",
+        "dashboard",
+        "load balancer",
+    }
 
 
 def _log_events(group: str, phrase: str, run: str) -> list[dict]:

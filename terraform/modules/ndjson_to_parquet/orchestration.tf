@@ -26,9 +26,7 @@ resource "aws_s3_object" "glue_artifact" {
   source      = "${local.glue_dir}/${each.value}"
   source_hash = filemd5("${local.glue_dir}/${each.value}")
   tags        = var.tags
-
-  # The bucket's default encryption (SSE-KMS) applies; stated, so the object reads back as written.
-  server_side_encryption = "aws:kms"
+  # Encrypted by the bucket's default (SSE-KMS with the aws/s3 key): not restated per object.
 }
 
 # ------------------------------------------------------------------------------------------ Glue jobs
