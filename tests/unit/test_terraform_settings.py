@@ -264,3 +264,47 @@ def test_the_checks_see_a_default_declared_in_the_stack():
     assert without_defaults(type_) == parse_type(
         "object({a = optional(number), b = optional(object({c = optional(string)})), d = string})"
     )
+
+
+def _without_comments(value: Any) -> Any:
+    """python-hcl2 keeps comments under ``__comments__``-style keys: not settings."""
+    if isinstance(value, dict):
+        return {key: _without_comments(item) for key, item in value.items() if not key.startswith("__")}
+    return value
+
+
+def _unknown_fields(value: Any, type_: Type, path: str) -> list[str]:
+    """Fields of ``value`` (parsed HCL) that ``type_`` does not declare, and required ones it lacks."""
+    if type_.kind == "optional":
+        return _unknown_fields(value, type_.args[0], path)
+    if type_.kind != "object" or not isinstance(value, dict):
+        return []
+    fields = type_.field_map()
+    problems = [f"{path}.{name}: not a field" for name in value if name not in fields]
+    problems += [
+        f"{path}.{name}: required, missing"
+        for name, field in fields.items()
+        if field.kind != "optional" and name not in value
+    ]
+    for name, item in value.items():
+        if name in fields:
+            problems += _unknown_fields(item, fields[name], f"{path}.{name}")
+    return problems
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_tfvars_example_fits_the_root(root):
+    """A copied `<env>.tfvars.example` sets only fields the root declares, and every required one."""
+    with (TERRAFORM / "environments" / root / f"{root}.tfvars.example").open() as handle:
+        example = _without_comments(hcl2.load(handle))
+    declared = variables(TERRAFORM / "environments" / root)
+    assert set(example) <= set(declared), (
+        f"{root}.tfvars.example sets undeclared {set(example) - set(declared)}"
+    )
+    problems = [
+        problem
+        for pipeline in PIPELINES
+        if pipeline in example
+        for problem in _unknown_fields(example[pipeline], declared[pipeline].type, pipeline)
+    ]
+    assert not problems, f"{root}.tfvars.example: {problems}"

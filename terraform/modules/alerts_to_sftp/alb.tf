@@ -66,9 +66,6 @@ resource "aws_lb_target_group_attachment" "coordinator" {
 }
 
 resource "aws_lb_listener" "trigger" {
-  #checkov:skip=CKV_AWS_2:HTTP only where allow_plaintext_trigger says so (the local emulator); the precondition below refuses it anywhere else.
-  #checkov:skip=CKV_AWS_103:HTTP only where allow_plaintext_trigger says so (the local emulator); with a certificate the policy is TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
-  #checkov:skip=CKV2_AWS_74:HTTP only where allow_plaintext_trigger says so (the local emulator); with a certificate the policy is TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06).
   load_balancer_arn = aws_lb.trigger.arn
   port              = local.listener_port
   protocol          = local.tls ? "HTTPS" : "HTTP"

@@ -8,7 +8,6 @@ locals {
 
 resource "aws_dynamodb_table" "tracking" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed aws/dynamodb key (server_side_encryption); a customer managed key only adds control this account-local table does not need.
-  #checkov:skip=CKV_AWS_28:On in every AWS environment; off only on the local emulator, which keeps no backups.
   name         = "${local.prefix}-tracking-${var.environment}"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"
