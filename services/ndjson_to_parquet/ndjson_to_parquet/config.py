@@ -36,7 +36,8 @@ from typing import Any
 
 from ndjson_to_parquet import tracking
 from ndjson_to_parquet.breaker import CircuitBreaker
-from ndjson_to_parquet.manifests import START_STEPFUNCTIONS, ManifestCore, ManifestPolicy
+from ndjson_to_parquet.manifests import ManifestCore
+from ndjson_to_parquet.policy import START_STEPFUNCTIONS, ManifestPolicy
 from pipelines_shared import aws
 
 

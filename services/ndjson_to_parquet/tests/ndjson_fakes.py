@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 
 from ndjson_to_parquet import tracking as t
 from ndjson_to_parquet.contract import s3_uri
-from ndjson_to_parquet.manifests import ManifestCore, ManifestPolicy
+from ndjson_to_parquet.manifests import ManifestCore
+from ndjson_to_parquet.policy import ManifestPolicy
 from pipelines_shared.clock import ManualClock, utc_now
 from pipelines_shared.tracking import TrackedItem, TrackingStore
 
@@ -117,6 +118,12 @@ def policy(**overrides: Any) -> ManifestPolicy:
         "output_bucket": OUTPUT_BUCKET,
         "glue_job_name": GLUE_JOB,
         "state_machine_arn": STATE_MACHINE_ARN,
+        "spark_glue_job_name": "",
+        "spark_threshold_bytes": 0,
+        "start_mode": "stepfunctions",
+        "event_bus_name": "",
+        "max_manifests_per_run": 50,
+        "claim_workers": 8,
         "max_files": 10,
         "max_bytes": 10_000,
         "orphan_age": timedelta(minutes=10),
