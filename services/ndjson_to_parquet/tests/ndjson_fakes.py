@@ -251,6 +251,19 @@ def create_moto_stack() -> dict[str, str]:
         "GLUE_JOB_NAME": GLUE_JOB,
         "STATE_MACHINE_ARN": machine["stateMachineArn"],
         "EVENT_BUS_NAME": BUS,
+        # What Terraform sets on the functions (modules/ndjson_to_parquet/functions.tf); the settings
+        # carry no defaults for them. Values of the tests' own, small enough to see several manifests.
+        "SPARK_GLUE_JOB_NAME": SPARK_JOB,
+        "SPARK_THRESHOLD_BYTES": "0",
+        "START_MODE": "stepfunctions",
+        "MANIFEST_MODE": "builder",
+        "MAX_FILES_PER_MANIFEST": "100",
+        "MAX_BYTES_PER_MANIFEST": str(512 * 1024 * 1024),
+        "ORPHAN_AGE_SECONDS": "600",
+        "MAX_FILE_BYTES": str(5 * 1024**3),
+        "BREAKER_FAILURE_THRESHOLD": "3",
+        "BREAKER_WINDOW_SECONDS": "3600",
+        "LOG_LEVEL": "INFO",
     }
 
 

@@ -22,7 +22,7 @@ from pipelines_shared.log import get_logger
 from pipelines_shared.retry import PermanentError
 from pipelines_shared.tracking import TrackedItem, TrackingStore
 
-from .request import JobRequest
+from .request import JobBusy, JobRequest
 
 logger = get_logger(__name__)
 
@@ -30,10 +30,6 @@ MAX_ALERT_ID_LENGTH = 512
 
 Pages = Callable[[int], Iterator[list[dict[str, Any]]]]
 """status -> the API's pages of alerts for it."""
-
-
-class JobBusy(RuntimeError):
-    """Another run of the same job holds its lock."""
 
 
 class InvalidAlert(PermanentError):
