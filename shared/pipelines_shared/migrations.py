@@ -23,6 +23,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipelines_shared.clock import Clock, utc_now
 from pipelines_shared.db import named_lock
 from pipelines_shared.log import get_logger
 
@@ -60,7 +61,7 @@ def statements(sql: str) -> list[str]:
     return [part.strip() for part in re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE) if part.strip()]
 
 
-def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str]:
+def migrate(engine: Engine, package: str, *, lock_timeout: int = 60, clock: Clock = utc_now) -> list[str]:
     """Apply the package's pending migrations; return the names applied now."""
     applied_now: list[str] = []
     with engine.connect() as connection:
@@ -82,19 +83,19 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str
                     if done[name] != digest:
                         raise MigrationError(f"{name} was changed after it was applied: add a new migration")
                     continue
-                _apply(connection, name, sql, digest)
+                _apply(connection, name, sql, digest, clock())
                 applied_now.append(name)
     return applied_now
 
 
-def _apply(connection: Connection, name: str, sql: str, digest: str) -> None:
+def _apply(connection: Connection, name: str, sql: str, digest: str, applied_at: datetime) -> None:
     logger.info("applying migration", migration=name)
     try:
         for statement in statements(sql):
             connection.execute(sa.text(statement))
         connection.execute(
             schema_migrations.insert().values(
-                name=name, sha256=digest, applied_at=datetime.now(UTC).replace(tzinfo=None)
+                name=name, sha256=digest, applied_at=applied_at.astimezone(UTC).replace(tzinfo=None)
             )
         )
         connection.commit()

@@ -20,7 +20,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -487,7 +487,8 @@ class QuarantineReason:
     source: str
     reason: str
     detail: str
-    quarantined_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    quarantined_at: str
+    """When the object was quarantined (ISO 8601, from the caller's clock)."""
 
     def __post_init__(self) -> None:
         if self.reason not in QUARANTINE_REASONS:

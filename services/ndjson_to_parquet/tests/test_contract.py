@@ -231,7 +231,7 @@ def test_quarantine_reason_json_is_the_documented_shape():
     }
     assert c.QuarantineReason.from_json(reason.to_json()) == reason
     with pytest.raises(c.InvalidQuarantineReason):
-        c.QuarantineReason("s3://x/y", "smelly", "")
+        c.QuarantineReason("s3://x/y", "smelly", "", "2026-02-01T12:00:00")
 
 
 def test_shard_id_is_the_one_the_sharded_store_writes():
