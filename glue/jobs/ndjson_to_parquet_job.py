@@ -6,7 +6,7 @@
     --converter_package s3://<scripts>/glue/ndjson_to_parquet_converter.zip   (job default argument)
     --aws_endpoint_url  http://127.0.0.1:4566                        (local stack only)
 
-The contract (docs/ndjson-parquet-contracts.md) fixes the names: parts are
+The contract (docs/ndjson_to_parquet.md) fixes the names: parts are
 ``<output_path><manifest_id>-part-NNNNN.parquet``, a re-run overwrites them and deletes the
 ``<manifest_id>-part-*`` objects it did not write, and a job log lands at
 ``s3://<manifest bucket>/logs/glue/<manifest_id>.json`` whether the run succeeds or fails.
@@ -139,7 +139,7 @@ def check_manifest_id(manifest_id: str) -> str:
 
 
 def parse_manifest(document: bytes | str | Mapping[str, Any], expected_id: str | None = None) -> Manifest:
-    """Validate a version-1 manifest (docs/ndjson-parquet-contracts.md); files keep manifest order."""
+    """Validate a version-1 manifest (docs/ndjson_to_parquet.md); files keep manifest order."""
     if isinstance(document, (bytes, str)):
         try:
             document = json.loads(document)

@@ -1,4 +1,4 @@
-"""The NDJSON pipeline contract: names, S3 layout and messages, as docs/ndjson-parquet-contracts.md says."""
+"""The NDJSON pipeline contract: names, S3 layout and messages, as docs/ndjson_to_parquet.md says."""
 
 from __future__ import annotations
 
