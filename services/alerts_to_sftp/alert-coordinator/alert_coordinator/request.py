@@ -12,7 +12,7 @@ from uuid import uuid4
 
 from alerts_to_sftp.contract import JOB_ID
 
-SECRET_HEADER = "x-alerts-trigger-secret"  # noqa: S105 (a header name, not a secret)
+SECRET_HEADER = "x-alerts-trigger-secret"  # noqa: S105  # nosec B105  # a header name, not a secret
 ALL_STATUSES = tuple(range(1, 21))
 
 
