@@ -66,7 +66,9 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60, clock: Cloc
     applied_now: list[str] = []
     with engine.connect() as connection:
         if connection.dialect.name in ("mysql", "mariadb"):
-            lock = named_lock(connection, f"migrations:{package}", lock_timeout)
+            lock: contextlib.AbstractContextManager[bool] = named_lock(
+                connection, f"migrations:{package}", lock_timeout
+            )
         else:
             lock = contextlib.nullcontext(True)
         with lock as taken:
@@ -74,7 +76,7 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60, clock: Cloc
                 raise MigrationError(f"another migration run holds the lock of {package}")
             _metadata.create_all(connection, checkfirst=True)
             connection.commit()
-            done = dict(
+            done: dict[str, str] = dict(
                 connection.execute(sa.select(schema_migrations.c.name, schema_migrations.c.sha256)).all()
             )
             for name, sql in migration_files(package):

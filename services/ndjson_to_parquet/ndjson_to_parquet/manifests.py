@@ -130,7 +130,7 @@ class ManifestCore:
         self._breaker = breaker
         self._clock = clock
         self._id_token = id_token
-        self._random = rng or random.Random()  # noqa: S311 - spreads builders, not security
+        self._random = rng or random.Random()  # noqa: S311  # nosec B311  # spreads builders, not security
         self.policy = policy
 
     # -- passes ------------------------------------------------------------------------------------

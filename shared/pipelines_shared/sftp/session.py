@@ -279,7 +279,7 @@ class SftpSession:
 
     def _authenticate(self, transport: paramiko.Transport) -> None:
         config = self.config
-        assert self._key is not None
+        assert self._key is not None  # nosec B101  # narrows the type for mypy; validates no input
         try:
             remaining = transport.auth_publickey(config.username, self._key)
         except paramiko.BadAuthenticationType as exc:
@@ -375,7 +375,7 @@ class SftpSession:
         if not self._alive():
             self._disconnect()
             self._connect()
-        assert self._sftp is not None
+        assert self._sftp is not None  # nosec B101  # narrows the type for mypy; validates no input
         try:
             yield self._sftp
         except (OSError, EOFError, paramiko.SSHException, SFTPError) as exc:

@@ -25,7 +25,7 @@ from pipelines_shared.log import bind_correlation_id, get_logger
 
 logger = get_logger(__name__)
 
-SECRET_HEADER = "x-alerts-trigger-secret"  # noqa: S105 (a header name, not a secret)
+SECRET_HEADER = "x-alerts-trigger-secret"  # noqa: S105  # nosec B105  # a header name, not a secret
 ALL_STATUSES = tuple(range(1, 21))
 
 
