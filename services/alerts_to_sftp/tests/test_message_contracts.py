@@ -21,6 +21,7 @@ from alerts_to_sftp.contract import AlertPointer, InvalidPointer
 from alerts_to_sftp.staging import MemoryPayloadStore, MySqlPayloadStore, S3PayloadStore
 from contract_schemas import REMOVE, contract, variant
 from pipelines_shared.clock import ManualClock
+from pipelines_shared.deadline import Deadline
 from pipelines_shared.tracking.memory import MemoryTrackingStore
 
 POINTER = contract("alerts_to_sftp", "alert-pointer")
@@ -127,7 +128,7 @@ def test_one_job_through_the_pipeline_speaks_the_documented_messages():
         payloads=payload_router({"s3": payloads}),
         open_session=server.session,
         remote_dir="/upload",
-        deadline=float("inf"),
+        deadline=Deadline.never(),
     )
     assert len(queue.bodies) == 10
     for body in queue.bodies:

@@ -1,5 +1,5 @@
 """The NDJSON-to-Parquet pipeline's messages and names (version 1), as fixed by
-``docs/ndjson-parquet-contracts.md``: change both together and bump :data:`VERSION`.
+``docs/ndjson_to_parquet.md``: change both together and bump :data:`VERSION`.
 
 * :class:`Manifest` (+ :class:`ManifestFile`): the manifest JSON the Glue job reads;
 * :class:`ExecutionInput`: the Step Functions execution input, also the EventBridge ``ManifestReady``
