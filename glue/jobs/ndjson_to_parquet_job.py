@@ -44,7 +44,8 @@ MANIFEST_VERSION = 1
 LOG_VERSION = 1
 # Files move between S3 and /tmp in parallel; each transfer may use a few connections of its own.
 TRANSFER_CONCURRENCY = 8
-_MANIFEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+# \Z, not $: ``$`` also matches before a trailing newline, which would end up in object names.
+_MANIFEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\Z")
 
 
 class JobError(Exception):
@@ -187,7 +188,7 @@ def parse_manifest(document: bytes | str | Mapping[str, Any], expected_id: str |
             raise ManifestError(f"{where}.file_key is missing")
         if size is not None and (type(size) is not int or size < 0):
             raise ManifestError(f"{where}.size {size!r} is not a byte count")
-        etag = entry.get("etag") or ""
+        etag = entry.get("etag", "")
         if not isinstance(etag, str):
             raise ManifestError(f"{where}.etag {etag!r} is not a string")
         files.append(ManifestFile(file_key=file_key, uri=uri, size=size, etag=etag))

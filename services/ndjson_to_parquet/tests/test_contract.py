@@ -220,14 +220,14 @@ def test_status_update_must_be_an_object():
 
 def test_quarantine_reason_json_is_the_documented_shape():
     reason = c.QuarantineReason(
-        "s3://in/landing/ndjson/2026-02-01/a.txt", c.BAD_EXTENSION, "no", "2026-02-01T12:00:00"
+        "s3://in/landing/ndjson/2026-02-01/a.txt", c.BAD_EXTENSION, "no", "2026-02-01T12:00:00+00:00"
     )
     assert json.loads(reason.to_json()) == {
         "version": 1,
         "source": "s3://in/landing/ndjson/2026-02-01/a.txt",
         "reason": "bad_extension",
         "detail": "no",
-        "quarantined_at": "2026-02-01T12:00:00",
+        "quarantined_at": "2026-02-01T12:00:00+00:00",
     }
     assert c.QuarantineReason.from_json(reason.to_json()) == reason
     with pytest.raises(c.InvalidQuarantineReason):

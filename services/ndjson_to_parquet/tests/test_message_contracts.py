@@ -19,6 +19,7 @@ import pytest
 import ndjson_to_parquet_job as glue
 from contract_schemas import REMOVE, contract, variant
 from ndjson_to_parquet import contract as c
+from pipelines_shared.clock import utc_now
 
 MANIFEST = contract("ndjson_to_parquet", "manifest")
 EXECUTION = contract("ndjson_to_parquet", "execution-input")
@@ -249,8 +250,11 @@ def test_what_the_core_writes_as_a_quarantine_reason_validates(reason: str):
     QUARANTINE.assert_produced(json.loads(value.to_json()))
 
 
-def test_the_default_quarantine_time_is_one_the_schema_accepts():
-    value = c.QuarantineReason(source=INPUT + "x.ndjson", reason=c.EMPTY, detail="0 bytes")
+def test_the_real_clocks_quarantine_time_is_one_the_schema_accepts():
+    # manifest-builder's intake stamps quarantined_at with its clock's isoformat(); utc_now in AWS.
+    value = c.QuarantineReason(
+        source=INPUT + "x.ndjson", reason=c.EMPTY, detail="0 bytes", quarantined_at=utc_now().isoformat()
+    )
     QUARANTINE.assert_produced(json.loads(value.to_json()))
 
 

@@ -27,6 +27,7 @@ logger = get_logger(__name__)
 
 SECRET_HEADER = "x-alerts-trigger-secret"  # noqa: S105  # nosec B105  # a header name, not a secret
 ALL_STATUSES = tuple(range(1, 21))
+_REQUEST_FIELDS = frozenset({"job_id", "statuses"})
 
 
 class BadRequest(ValueError):
@@ -67,6 +68,10 @@ class JobRequest:
             raise BadRequest(f"body is not JSON: {error.msg}") from error
         if not isinstance(data, dict):
             raise BadRequest("body must be a JSON object")
+        # A caller's misspelling must not pass silently: {"status": [3]} would fetch all 20 statuses.
+        unknown = sorted(set(data) - _REQUEST_FIELDS)
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: only job_id and statuses")
         job_id = data["job_id"] if "job_id" in data else new_job_id(clock)
         if not isinstance(job_id, str) or not JOB_ID.match(job_id):
             raise BadRequest(
