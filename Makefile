@@ -25,7 +25,7 @@ SHIPPED_PY := shared/pipelines_shared $(SERVICES_PY) glue/ndjson_to_parquet_conv
 GLUE_SHELL_PY := .local/venv-glue/bin/python
 GLUE_SPARK_PY := .local/venv-spark/bin/python
 
-.PHONY: help setup test test-unit test-glue native lint ruff mypy mypy-services bandit secret-scan fmt build tf-validate up down status env deploy sftp-keys bench lock clean
+.PHONY: help setup test test-unit test-glue native lint ruff mypy bandit secret-scan fmt build tf-validate up down status env deploy sftp-keys bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,15 +50,12 @@ ruff: ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-mypy: ## mypy: shared/ strict (pyproject.toml); glue/ under Glue's Python 3.9 (shell) and 3.11 (Spark)
+mypy: ## mypy strict on shared/ and services/ (not tests); glue/ under Glue's Python 3.9 (shell) and 3.11 (Spark)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --python-version 3.9 --python-executable $(GLUE_SHELL_PY) \
 	  glue/ndjson_to_parquet_converter glue/jobs/ndjson_to_parquet_job.py
 	$(VENV)/bin/mypy --python-version 3.11 --python-executable $(GLUE_SPARK_PY) \
 	  glue/ndjson_to_parquet_converter glue/jobs/ndjson_to_parquet_spark.py
-
-mypy-services: ## mypy strict on services/ with shared/ (not in lint yet: handlers being rewritten)
-	$(VENV)/bin/mypy shared/pipelines_shared $(SERVICES_PY)
 
 bandit: ## bandit on the Python that ships (not tests); each accepted finding has a reasoned # nosec
 	$(VENV)/bin/bandit -q -c pyproject.toml -r $(SHIPPED_PY)

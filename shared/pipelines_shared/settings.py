@@ -91,7 +91,7 @@ def load_settings[T](cls: type[T], *, prefix: str = "", environ: Mapping[str, st
     """
     if not dataclasses.is_dataclass(cls) or not isinstance(cls, type):
         raise TypeError(f"{cls!r} is not a dataclass")
-    if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]  # set by @dataclass, not in typeshed
         raise TypeError(f"{cls.__name__} must be a frozen dataclass: settings do not change after cold start")
     env = os.environ if environ is None else environ
     hints = typing.get_type_hints(cls)

@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, overload
 
 from pipelines_shared.retry import PermanentError
 
@@ -219,8 +219,10 @@ def manifest_record_key(manifest_id: str) -> str:
 
 
 def is_manifest_id(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
-        manifest_id_time(value)  # type: ignore[arg-type]
+        manifest_id_time(value)
     except ContractError:
         return False
     return True
@@ -229,7 +231,9 @@ def is_manifest_id(value: object) -> bool:
 # -- parsing helpers -------------------------------------------------------------------------------
 
 
-def _load_object(raw: str | bytes | Mapping[str, Any], error: type[ContractError], what: str) -> dict:
+def _load_object(
+    raw: str | bytes | Mapping[str, Any], error: type[ContractError], what: str
+) -> dict[str, Any]:
     if isinstance(raw, Mapping):
         data: Any = dict(raw)
     else:
@@ -246,7 +250,16 @@ def _load_object(raw: str | bytes | Mapping[str, Any], error: type[ContractError
     return data
 
 
-def _require(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], error: type[ContractError]):
+@overload
+def _require[T](data: Mapping[str, Any], name: str, kind: type[T], error: type[ContractError]) -> T: ...
+@overload
+def _require[T, U](
+    data: Mapping[str, Any], name: str, kind: tuple[type[T], type[U]], error: type[ContractError]
+) -> T | U: ...
+def _require(
+    data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], error: type[ContractError]
+) -> Any:
+    """``data[name]``, checked to be of ``kind`` (one type or a pair); raises ``error`` otherwise."""
     if name not in data:
         raise error(f"missing field {name!r}")
     value = data[name]
@@ -263,7 +276,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
 
-def _dumps(data: Mapping[str, Any]) -> str:
+def _dumps(data: object) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

@@ -18,6 +18,7 @@ from ndjson_to_parquet import tracking as t
 from ndjson_to_parquet.claims import age
 from ndjson_to_parquet.contract import (
     EVENT_SOURCE,
+    MANIFEST_KEY_PREFIX,
     MANIFEST_READY,
     ExecutionInput,
     Manifest,
@@ -137,7 +138,7 @@ class Publisher:
                 continue
             if age(now, record.updated_at) < self.policy.start_retry_after:
                 continue
-            manifest_id = record.key[len(t.MANIFEST_KEY_PREFIX) :]
+            manifest_id = record.key[len(MANIFEST_KEY_PREFIX) :]
             try:
                 execution_input = self.execution_input(
                     manifest_id,

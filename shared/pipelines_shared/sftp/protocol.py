@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 import paramiko
 from paramiko.sftp import (
@@ -36,10 +37,10 @@ class Transport(paramiko.Transport):
 
     def _parse_global_request(self, m: paramiko.Message) -> None:
         quickack = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-        if quickack is not None:
+        if quickack is not None and isinstance(self.sock, socket.socket):  # not over a proxy channel
             with suppress(OSError):
                 self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        super()._parse_global_request(m)
+        super()._parse_global_request(m)  # type: ignore[misc]  # paramiko private, not in types-paramiko
 
 
 # ------------------------------------------------------------------------------------------ SFTP client
@@ -56,6 +57,18 @@ class SFTPClient(paramiko.SFTPClient):
     extensions: dict[str, bytes]
     write_length: int | None = None
     """Largest write request the server accepts (``limits@openssh.com``); None if it does not say."""
+
+    if TYPE_CHECKING:
+        # The private paramiko methods this class builds on (paramiko/sftp.py, sftp_client.py), which
+        # types-paramiko does not declare: their signatures as paramiko 5 defines them, for the checker.
+        def _send_packet(self, t: int, packet: paramiko.Message) -> None: ...
+        def _read_packet(self) -> tuple[int, bytes]: ...
+        def _request(self, t: int, *args: object) -> tuple[int, paramiko.Message]: ...
+        def _async_request(self, fileobj: object, t: int, *args: object) -> int: ...
+        def _convert_status(self, msg: paramiko.Message) -> None: ...
+        def _read_response(
+            self, waitfor: int | None = None
+        ) -> tuple[int | None, paramiko.Message | None]: ...
 
     def _send_version(self) -> int:
         request = paramiko.Message()

@@ -17,6 +17,7 @@ from typing import Self
 
 import paramiko
 from paramiko.sftp import SFTPError
+from paramiko.ssh_exception import IncompatiblePeer
 
 from pipelines_shared.log import get_logger
 from pipelines_shared.sftp.config import SftpConfig
@@ -260,7 +261,7 @@ class SftpSession:
         try:
             transport.start_client(timeout=self._bounded(config.banner_timeout + config.operation_timeout))
             server_key = transport.get_remote_server_key()  # raises if the key exchange did not finish
-        except paramiko.IncompatiblePeer as exc:
+        except IncompatiblePeer as exc:
             if "host key" in str(exc):
                 raise HostKeyError(
                     f"{config.host}:{config.port} offers none of the host key types known_hosts lists "
@@ -310,12 +311,10 @@ class SftpSession:
                 sock.close()
 
     def _alive(self) -> bool:
-        return (
-            self._sftp is not None
-            and self._transport is not None
-            and self._transport.is_active()
-            and not self._sftp.get_channel().closed
-        )
+        if self._sftp is None or self._transport is None or not self._transport.is_active():
+            return False
+        channel = self._sftp.get_channel()
+        return channel is not None and not channel.closed
 
     # -- internals: deadline
 

@@ -10,7 +10,7 @@ from typing import Any
 from alerts_to_sftp.staging import MySqlPayloadStore, PayloadStore, S3PayloadStore
 from alerts_to_sftp.tracking import TABLE
 from pipelines_shared import aws
-from pipelines_shared.batch import process_sqs_batch
+from pipelines_shared.batch import BatchResponse, process_sqs_batch
 from pipelines_shared.db import engine_from_secret
 from pipelines_shared.deadline import Deadline
 from pipelines_shared.log import configure_logging, inject_lambda_context
@@ -71,7 +71,7 @@ def sftp_config(settings: Settings) -> SftpConfig:
 
 
 @inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> BatchResponse:
     deps = dependencies()
     deadline = Deadline.from_context(context, deps.settings.deadline_margin_seconds)
     with Worker(

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines_shared.batch import process_sqs_batch
+from pipelines_shared.batch import BatchResponse, process_sqs_batch
 from pipelines_shared.log import configure_logging, inject_lambda_context
 from pipelines_shared.settings import load_settings
 from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore
@@ -41,6 +41,6 @@ def dependencies() -> Dependencies:
 
 
 @inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> BatchResponse:
     worker = dependencies().worker
     return process_sqs_batch(event, context, lambda record: worker.process(record.body, record.message_id))

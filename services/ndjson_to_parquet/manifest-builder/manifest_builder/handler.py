@@ -14,7 +14,7 @@ from pipelines_shared.deadline import Deadline
 from pipelines_shared.log import configure_logging, inject_lambda_context
 from pipelines_shared.settings import load_settings
 
-from .builder import ManifestBuilder
+from .builder import ManifestBuilder, Response
 from .intake import FileIntake
 from .validation import Inspector, Limits
 
@@ -63,7 +63,7 @@ def dependencies() -> Dependencies:
 
 
 @inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Response:
     deps = dependencies()
     deadline = Deadline.from_context(context, deps.settings.deadline_margin_seconds)
     return deps.builder.handle(event, context, deadline.passed)
