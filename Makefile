@@ -16,8 +16,17 @@ endif
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 PYTEST_ARGS ?=
+# The Python that ships (Lambda zips, Glue): the shared library, each pipeline's core, each service's
+# package (services are the folders with a requirements.txt, as tools/build_zips.py finds them), glue/.
+SERVICE_DIRS := $(dir $(wildcard services/*/*/requirements.txt))
+SERVICES_PY := $(filter-out %/tests,$(patsubst %/__init__.py,%,\
+  $(wildcard services/*/*/__init__.py $(addsuffix */__init__.py,$(SERVICE_DIRS)))))
+SHIPPED_PY := shared/pipelines_shared $(SERVICES_PY) glue/ndjson_to_parquet_converter glue/jobs
+# Glue's interpreters (make setup): mypy resolves pyarrow, boto3 and pyspark as the Glue runtimes have them.
+GLUE_SHELL_PY := .local/venv-glue/bin/python
+GLUE_SPARK_PY := .local/venv-spark/bin/python
 
-.PHONY: help setup test test-unit test-glue native lint checkov fmt build tf-validate up down status env deploy sftp-keys bench lock clean
+.PHONY: help setup test test-unit test-glue native lint ruff mypy bandit secret-scan checkov fmt build tf-validate up down status env deploy sftp-keys bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,9 +45,24 @@ test-glue: native ## glue/ under Glue's interpreters: Python 3.9 (python shell) 
 test-unit: ## unit tests only: no services, a few seconds
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-lint: checkov ## ruff lint and format check, checkov on terraform/
+lint: ruff mypy bandit secret-scan checkov ## every static gate (pre-commit runs the same: .venv/bin/pre-commit install)
+
+ruff: ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+mypy: ## mypy strict on shared/ and services/ (not tests); glue/ under Glue's Python 3.9 (shell) and 3.11 (Spark)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --python-version 3.9 --python-executable $(GLUE_SHELL_PY) \
+	  glue/ndjson_to_parquet_converter glue/jobs/ndjson_to_parquet_job.py
+	$(VENV)/bin/mypy --python-version 3.11 --python-executable $(GLUE_SPARK_PY) \
+	  glue/ndjson_to_parquet_converter glue/jobs/ndjson_to_parquet_spark.py
+
+bandit: ## bandit on the Python that ships (not tests); each accepted finding has a reasoned # nosec
+	$(VENV)/bin/bandit -q -c pyproject.toml -r $(SHIPPED_PY)
+
+secret-scan: ## detect-secrets: fail on a secret not in the audited .secrets.baseline
+	$(PY) tools/secret_scan.py
 
 checkov: ## checkov on terraform/: zero failed checks (skips are written beside the resource, with a reason)
 	$(CHECKOV) --config-file terraform/.checkov.yaml

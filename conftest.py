@@ -61,6 +61,18 @@ def local_stack() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(autouse=True)
+def _logging_configuration() -> Iterator[None]:
+    """Each test gets the logging configuration the one before it had: a test (or a CLI it drives) that
+    configures logging onto a stream pytest captures would leave every later log line writing to a
+    closed file."""
+    import structlog
+
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
+
+
+@pytest.fixture(autouse=True)
 def _aws_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Integration tests talk to the local stack; unit tests can never reach a real endpoint."""
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):

@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -70,6 +69,8 @@ def library_packages() -> dict[str, Path]:
 
 def declared_packages(service_dir: Path) -> list[str]:
     """The repository packages named in the service's service.toml (``packages = [...]``)."""
+    import tomllib  # here, not at the top: build_glue imports this module under Glue's Python 3.9
+
     declaration = service_dir / "service.toml"
     if not declaration.is_file():
         raise SystemExit(f"{declaration} is missing: declare the packages the service imports")

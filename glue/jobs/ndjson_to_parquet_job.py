@@ -6,7 +6,7 @@
     --converter_package s3://<scripts>/glue/ndjson_to_parquet_converter.zip   (job default argument)
     --aws_endpoint_url  http://127.0.0.1:4566                        (local stack only)
 
-The contract (docs/ndjson-parquet-contracts.md) fixes the names: parts are
+The contract (docs/ndjson_to_parquet.md) fixes the names: parts are
 ``<output_path><manifest_id>-part-NNNNN.parquet``, a re-run overwrites them and deletes the
 ``<manifest_id>-part-*`` objects it did not write, and a job log lands at
 ``s3://<manifest bucket>/logs/glue/<manifest_id>.json`` whether the run succeeds or fails.
@@ -44,7 +44,8 @@ MANIFEST_VERSION = 1
 LOG_VERSION = 1
 # Files move between S3 and /tmp in parallel; each transfer may use a few connections of its own.
 TRANSFER_CONCURRENCY = 8
-_MANIFEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+# \Z, not $: ``$`` also matches before a trailing newline, which would end up in object names.
+_MANIFEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\Z")
 
 
 class JobError(Exception):
@@ -99,6 +100,14 @@ def resolve_args(
     return resolved
 
 
+def required_arg(args: Mapping[str, str | None], name: str) -> str:
+    """A required argument's value: resolve_args guarantees it, a mapping built by hand may lack it."""
+    value = args.get(name)
+    if not value:
+        raise JobError(f"missing job argument --{name}")
+    return value
+
+
 # --- manifest --------------------------------------------------------------------------------
 
 
@@ -121,17 +130,22 @@ class Manifest:
         return sum(f.size or 0 for f in self.files)
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); the key may be empty."""
+def checked_s3_uri(uri: object) -> str:
+    """``uri`` itself if it is an ``s3://bucket[/key]`` URI, else JobError (it may come from JSON)."""
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise JobError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
+    if not uri[5:].partition("/")[0]:
         raise JobError(f"no bucket in {uri!r}")
+    return uri
+
+
+def split_s3_uri(uri: object) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key); the key may be empty."""
+    bucket, _, key = checked_s3_uri(uri)[5:].partition("/")
     return bucket, key
 
 
-def check_manifest_id(manifest_id: str) -> str:
+def check_manifest_id(manifest_id: object) -> str:
     """A manifest id becomes part of object names: letters, digits, '.', '_' and '-' only."""
     if not isinstance(manifest_id, str) or not _MANIFEST_ID.match(manifest_id):
         raise ManifestError(f"manifest_id {manifest_id!r} is not usable in object names")
@@ -139,7 +153,7 @@ def check_manifest_id(manifest_id: str) -> str:
 
 
 def parse_manifest(document: bytes | str | Mapping[str, Any], expected_id: str | None = None) -> Manifest:
-    """Validate a version-1 manifest (docs/ndjson-parquet-contracts.md); files keep manifest order."""
+    """Validate a version-1 manifest (docs/ndjson_to_parquet.md); files keep manifest order."""
     if isinstance(document, (bytes, str)):
         try:
             document = json.loads(document)
@@ -162,9 +176,9 @@ def parse_manifest(document: bytes | str | Mapping[str, Any], expected_id: str |
         where = f"files[{position}]"
         if not isinstance(entry, Mapping):
             raise ManifestError(f"{where} is not an object")
-        uri, file_key, size = entry.get("uri"), entry.get("file_key"), entry.get("size")
+        file_key, size = entry.get("file_key"), entry.get("size")
         try:
-            split_s3_uri(uri)
+            uri = checked_s3_uri(entry.get("uri"))
         except JobError as error:
             raise ManifestError(f"{where}.uri: {error}") from None
         if uri in seen:
@@ -174,7 +188,7 @@ def parse_manifest(document: bytes | str | Mapping[str, Any], expected_id: str |
             raise ManifestError(f"{where}.file_key is missing")
         if size is not None and (type(size) is not int or size < 0):
             raise ManifestError(f"{where}.size {size!r} is not a byte count")
-        etag = entry.get("etag") or ""
+        etag = entry.get("etag", "")
         if not isinstance(etag, str):
             raise ManifestError(f"{where}.etag {etag!r} is not a string")
         files.append(ManifestFile(file_key=file_key, uri=uri, size=size, etag=etag))
@@ -224,7 +238,7 @@ def log_uri(manifest_path: str, manifest_id: str) -> str:
 
 
 def load_converter_zip(
-    zip_path: str | os.PathLike, target_dir: str | os.PathLike | None = None
+    zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[str] | None = None
 ) -> ModuleType:
     """Import ndjson_to_parquet_converter from its zip. The zip is extracted first: the native scanner is a
     shared object, which the dynamic loader cannot open from inside a zip. Without ``target_dir``
@@ -392,13 +406,12 @@ def convert_manifest(
 def run(args: Mapping[str, str | None], s3: Any, workdir: Path | None = None) -> dict[str, Any]:
     """The whole job for resolved arguments; returns the job log it wrote. Raises JobError on failure,
     after writing a job log with status ``failed`` and the reason."""
-    manifest_path, manifest_id = args["manifest_path"], args["manifest_id"]
     started = time.time()
     log = start_log(args, f"python {sys.version.split()[0]}", started)
     try:
-        check_manifest_id(manifest_id)
-        output_location(args["output_path"])
-        bucket, key = split_s3_uri(manifest_path)
+        manifest_id = check_manifest_id(args["manifest_id"])
+        output_path = checked_s3_uri(args["output_path"])
+        bucket, key = split_s3_uri(args["manifest_path"])
         converter = import_converter(args.get("converter_package"), s3)
         log["converter_backend"] = getattr(converter, "BACKEND", None)
         manifest = parse_manifest(
@@ -406,7 +419,7 @@ def run(args: Mapping[str, str | None], s3: Any, workdir: Path | None = None) ->
         )
         _event("started", manifest_id=manifest_id, files=len(manifest.files), bytes=manifest.total_bytes)
         with tempfile.TemporaryDirectory(prefix="ndjson-parquet-", dir=workdir) as scratch:
-            log.update(convert_manifest(s3, converter, manifest, args["output_path"], Path(scratch)))
+            log.update(convert_manifest(s3, converter, manifest, output_path, Path(scratch)))
     except Exception as error:
         log.update(status="failed", error=describe_error(error), seconds=round(time.time() - started, 3))
         problem = _write_log(s3, log)
@@ -455,7 +468,9 @@ def _write_log(s3: Any, log: dict[str, Any]) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, s3: Any = None) -> dict:
+def main(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, s3: Any = None
+) -> dict[str, Any]:
     """Entry point: resolve the arguments, run, and on failure put the reason first on stderr."""
     try:
         args = resolve_args(

@@ -32,7 +32,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -55,6 +55,7 @@ from ndjson_to_parquet_job import (
     log_uri,
     parse_manifest,
     part_name,
+    required_arg,
     resolve_args,
     stale_part_keys,
     start_log,
@@ -65,6 +66,10 @@ KEY_SCHEMA = "key string, file_index long, block_start long, line long, rank lon
 ERROR_CHARS = 4000
 # A MalformedRecord raised on an executor reaches the driver as text inside Spark's error.
 _MALFORMED = re.compile(r"MalformedRecord: (?P<source>.+?):(?P<line>\d+): (?P<reason>[^\n]*)")
+
+
+# What DataFrame.mapInArrow runs on each partition.
+ArrowBatchesFunction = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def executor_converter(package_file: str | None) -> ModuleType:
         return ndjson_to_parquet_converter
     target = Path(SparkFiles.getRootDirectory()) / f"{CONVERTER}-{os.getpid()}"
     loaded = sys.modules.get(CONVERTER)
-    if loaded is not None and Path(loaded.__file__).parents[1] == target:
+    if loaded is not None and loaded.__file__ is not None and Path(loaded.__file__).parents[1] == target:
         return loaded
     return load_converter_zip(SparkFiles.get(package_file), target)
 
@@ -130,7 +135,8 @@ def lines_buffer(values: pa.Array) -> bytes:
     values = pa.concat_arrays([values.cast(pa.large_string())])  # drop any slice offset
     one_list = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
     joined = pc.binary_join(one_list, pa.scalar("\n", pa.large_string()))[0]
-    return joined.as_buffer().to_pybytes() + b"\n"
+    lines: bytes = joined.as_buffer().to_pybytes()
+    return lines + b"\n"
 
 
 def line_buffers(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, int, int, bytes]]:
@@ -150,7 +156,7 @@ def _source(inputs: Sequence[str], file_index: int, block_start: int) -> str:
     return uri if block_start == 0 else f"{uri} (split from byte {block_start})"
 
 
-def key_positions(inputs: Sequence[str], package_file: str | None):
+def key_positions(inputs: Sequence[str], package_file: str | None) -> ArrowBatchesFunction:
     """mapInArrow function: each key seen in the partition, with its earliest (file index, split
     start, line, rank among the keys new in that run)."""
 
@@ -176,7 +182,9 @@ def key_positions(inputs: Sequence[str], package_file: str | None):
     return positions
 
 
-def to_columns(inputs: Sequence[str], columns: Sequence[str], package_file: str | None):
+def to_columns(
+    inputs: Sequence[str], columns: Sequence[str], package_file: str | None
+) -> ArrowBatchesFunction:
     """mapInArrow function: lines -> record batches of exactly ``columns``, all strings."""
     schema = pa.schema([pa.field(name, pa.string()) for name in columns])
 
@@ -206,7 +214,8 @@ def empty_parquet() -> bytes:
     """A Parquet file with no columns and no rows, as the converter writes for key-less input."""
     sink = pa.BufferOutputStream()
     pq.write_table(pa.table({}), sink, compression="snappy")
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def read_lines(spark: Any, inputs: Sequence[str]) -> Any:
@@ -359,14 +368,14 @@ def _convert(
     )
 
 
-def run(spark: Any, args: dict[str, str | None], log_path: str | None = None) -> dict[str, Any]:
+def run(spark: Any, args: Mapping[str, str | None], log_path: str | None = None) -> dict[str, Any]:
     """The whole Spark job for resolved arguments; returns the job log it wrote (at ``log_path``, by
     default ``s3://<manifest bucket>/logs/glue/<manifest_id>.json``). Raises JobError on failure."""
-    manifest_path, manifest_id = args["manifest_path"], args["manifest_id"]
     started = time.time()
     log = start_log(args, f"spark {spark.version}, python {sys.version.split()[0]}", started)
     try:
-        check_manifest_id(manifest_id)
+        manifest_path = required_arg(args, "manifest_path")
+        manifest_id = check_manifest_id(args["manifest_id"])
         log_path = log_path or log_uri(manifest_path, manifest_id)
         package = args.get("converter_package")
         package_file = ship_converter(spark, package) if package else None
@@ -375,7 +384,7 @@ def run(spark: Any, args: dict[str, str | None], log_path: str | None = None) ->
         result = convert_paths(
             spark,
             [f.uri for f in manifest.files],
-            args["output_path"],
+            required_arg(args, "output_path"),
             manifest_id,
             package_file=package_file,
         )

@@ -7,13 +7,29 @@ when the library cannot load is an error rather than a silent slow path.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from . import _python
 
 BACKENDS = ("native", "msgspec", "json")
+
+
+class KeyCollector(Protocol):
+    """What both backends' key collectors do (``_native.KeyCollector``, ``_python.KeyCollector``)."""
+
+    def feed(self, buf: Any, nbytes: int | None, source: str, first_line: int) -> int: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class BatchBuilder(Protocol):
+    """What both backends' batch builders do (``_native.BatchBuilder``, ``_python.BatchBuilder``)."""
+
+    def build(
+        self, buf: Any, nbytes: int | None, source: str, first_line: int
+    ) -> tuple[pa.RecordBatch, int]: ...
 
 
 class Backend:
@@ -33,13 +49,13 @@ class Backend:
         elif name == "msgspec":
             _python.Parser("msgspec")  # ImportError here, not half way through a conversion
 
-    def key_collector(self, *, validate: bool = True) -> Any:
+    def key_collector(self, *, validate: bool = True) -> KeyCollector:
         """Collects keys; ``validate=False`` lets the C scanner skip values unchecked (a first pass
         whose second pass validates every line). The Python fallback always validates."""
         if self._lib is not None:
-            from ._native import KeyCollector
+            from . import _native
 
-            return KeyCollector(self._lib, validate=validate)
+            return _native.KeyCollector(self._lib, validate=validate)
         return _python.KeyCollector(self.name)
 
     def release_memory(self) -> None:
@@ -47,11 +63,11 @@ class Backend:
         if self._lib is not None:
             self._lib.nd_pool_trim()
 
-    def batch_builder(self, schema: pa.Schema) -> Any:
+    def batch_builder(self, schema: pa.Schema) -> BatchBuilder:
         if self._lib is not None:
-            from ._native import BatchBuilder
+            from . import _native
 
-            return BatchBuilder(self._lib, schema)
+            return _native.BatchBuilder(self._lib, schema)
         return _python.BatchBuilder(self.name, schema)
 
 

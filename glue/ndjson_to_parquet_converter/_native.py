@@ -128,7 +128,7 @@ class _Context:
             if rc < 0:
                 raise MemoryError(f"ndjson_to_parquet_converter: {source}:{line.value}: {reason}")
             raise MalformedRecord(source, line.value, reason)
-        return self._lib.nd_lines(self._ctx)
+        return int(self._lib.nd_lines(self._ctx))
 
     def keys(self) -> list[str]:
         size = ctypes.c_size_t()

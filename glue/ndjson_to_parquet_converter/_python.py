@@ -90,8 +90,9 @@ def _reject_constant(name: str) -> Any:
 
 # parse_int/parse_float keep numbers as text: no float rounding, no int digit limit.
 _DECODER = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=_reject_constant, strict=True)
-_scan_once = _DECODER.scan_once
-_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[assignment]
+# Both are CPython's C scanners, public in practice but absent from typeshed's json stubs.
+_scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 def _skip(text: str, index: int) -> int:
@@ -188,9 +189,10 @@ def _msgspec_parser() -> Callable[[bytes, str], Row] | None:
                 elif value == b"null":
                     row[key] = None
                 else:
-                    row[key] = value.decode("utf-8")
+                    text_value = value.decode("utf-8")
+                    row[key] = text_value
                     if value[:1] in b"[{":
-                        _check_depth(row[key])
+                        _check_depth(text_value)
         except msgspec.DecodeError as error:
             raise _Bad(str(error)) from None
         return row

@@ -21,7 +21,7 @@ def expand_inputs(arguments: Sequence[str]) -> list[str]:
     paths: list[str] = []
     for argument in arguments:
         if os.path.isdir(argument):
-            found = []
+            found: list[str] = []
             for root, directories, files in os.walk(argument):
                 directories[:] = [name for name in directories if not name.startswith(".")]
                 found.extend(os.path.join(root, name) for name in files if not name.startswith("."))

@@ -70,6 +70,7 @@ def _range_keys(
 def _collect(paths: list[PathLike], chunk_bytes: int, validate: bool) -> list[str]:
     """The key union in first-appearance order, scanning files (and pieces of big files) in parallel."""
     workers = max(1, min(os.cpu_count() or 1, 4))
+    pieces: list[tuple[PathLike, int, int | None]]
     if workers > 1:  # big files in pieces that start at a line, so one big file uses every worker too
         pieces = [(path, start, stop) for path in paths for start, stop in line_ranges(path, 2 * chunk_bytes)]
     else:

@@ -69,7 +69,10 @@ def client(service_name: str, *, region_name: str | None = None) -> Any:
         if found is None:
             if _session is None:
                 _session = boto3.session.Session()
-            found = _session.client(service_name, region_name=region_name, config=client_config())
+            # The stubs type client() per literal service name; this cache serves any name, as Any.
+            found = _session.client(  # type: ignore[call-overload]  # a name the stubs cannot know
+                service_name, region_name=region_name, config=client_config()
+            )
             _clients[cache_key] = found
         return found
 

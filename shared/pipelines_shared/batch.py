@@ -23,13 +23,13 @@ from structlog.contextvars import bound_contextvars
 from pipelines_shared.log import CORRELATION_ID_KEY, correlation_id_from_record, get_logger
 
 RecordHandler = Callable[[SQSRecord], Any]
+BatchResponse = PartialItemFailureResponse
+"""What an SQS handler returns to Lambda: ``{"batchItemFailures": [{"itemIdentifier": <message id>}]}``."""
 
 logger = get_logger(__name__)
 
 
-def process_sqs_batch(
-    event: dict[str, Any], context: Any, record_handler: RecordHandler
-) -> PartialItemFailureResponse:
+def process_sqs_batch(event: dict[str, Any], context: Any, record_handler: RecordHandler) -> BatchResponse:
     """Run ``record_handler`` on each SQS record and return the partial-batch response for Lambda.
 
     Each record is handled with its correlation id (the ``correlation_id`` message attribute, else its

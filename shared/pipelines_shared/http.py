@@ -175,7 +175,7 @@ class JsonHttpClient:
         self.close()
 
 
-def paginate(
+def paginate(  # nosec B107  # token_key and token_param name a JSON key and a query parameter
     client: JsonHttpClient,
     path: str,
     params: Mapping[str, Any] | None,

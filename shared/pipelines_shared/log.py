@@ -16,7 +16,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
@@ -35,7 +35,7 @@ def _in_lambda() -> bool:
 
 
 def configure_logging(
-    *, level: str | int | None = None, json: bool | None = None, stream: IO[str] | None = None
+    *, level: str | int | None = None, json: bool | None = None, stream: TextIO | None = None
 ) -> None:
     """Configure structlog for this process; call again to change level, format or output stream.
 

@@ -23,6 +23,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipelines_shared.clock import Clock, utc_now
 from pipelines_shared.db import named_lock
 from pipelines_shared.log import get_logger
 
@@ -60,12 +61,14 @@ def statements(sql: str) -> list[str]:
     return [part.strip() for part in re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE) if part.strip()]
 
 
-def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str]:
+def migrate(engine: Engine, package: str, *, lock_timeout: int = 60, clock: Clock = utc_now) -> list[str]:
     """Apply the package's pending migrations; return the names applied now."""
     applied_now: list[str] = []
     with engine.connect() as connection:
         if connection.dialect.name in ("mysql", "mariadb"):
-            lock = named_lock(connection, f"migrations:{package}", lock_timeout)
+            lock: contextlib.AbstractContextManager[bool] = named_lock(
+                connection, f"migrations:{package}", lock_timeout
+            )
         else:
             lock = contextlib.nullcontext(True)
         with lock as taken:
@@ -73,7 +76,7 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str
                 raise MigrationError(f"another migration run holds the lock of {package}")
             _metadata.create_all(connection, checkfirst=True)
             connection.commit()
-            done = dict(
+            done: dict[str, str] = dict(
                 connection.execute(sa.select(schema_migrations.c.name, schema_migrations.c.sha256)).all()
             )
             for name, sql in migration_files(package):
@@ -82,19 +85,19 @@ def migrate(engine: Engine, package: str, *, lock_timeout: int = 60) -> list[str
                     if done[name] != digest:
                         raise MigrationError(f"{name} was changed after it was applied: add a new migration")
                     continue
-                _apply(connection, name, sql, digest)
+                _apply(connection, name, sql, digest, clock())
                 applied_now.append(name)
     return applied_now
 
 
-def _apply(connection: Connection, name: str, sql: str, digest: str) -> None:
+def _apply(connection: Connection, name: str, sql: str, digest: str, applied_at: datetime) -> None:
     logger.info("applying migration", migration=name)
     try:
         for statement in statements(sql):
             connection.execute(sa.text(statement))
         connection.execute(
             schema_migrations.insert().values(
-                name=name, sha256=digest, applied_at=datetime.now(UTC).replace(tzinfo=None)
+                name=name, sha256=digest, applied_at=applied_at.astimezone(UTC).replace(tzinfo=None)
             )
         )
         connection.commit()

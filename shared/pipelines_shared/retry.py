@@ -118,7 +118,9 @@ class RetryPolicy:
         """Return a tenacity ``Retrying`` that applies this policy (one per call: it holds the start time)."""
         started = self.clock()
 
-        def out_of_time(state: tenacity.RetryCallState) -> bool:
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                return True
             # tenacity's own stop_before_delay reads time.monotonic, which a test's fake sleep never moves.
             return self.clock() - started + state.upcoming_sleep > self.max_total_delay
 
@@ -127,7 +129,7 @@ class RetryPolicy:
             wait=lambda state: self.wait_seconds(
                 state.attempt_number, state.outcome.exception() if state.outcome else None
             ),
-            stop=tenacity.stop_after_attempt(self.max_attempts) | out_of_time,
+            stop=stop,
             sleep=self.sleep,
             before_sleep=_log_retry,
             reraise=True,

@@ -91,7 +91,7 @@ def load_settings[T](cls: type[T], *, prefix: str = "", environ: Mapping[str, st
     """
     if not dataclasses.is_dataclass(cls) or not isinstance(cls, type):
         raise TypeError(f"{cls!r} is not a dataclass")
-    if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]  # set by @dataclass, not in typeshed
         raise TypeError(f"{cls.__name__} must be a frozen dataclass: settings do not change after cold start")
     env = os.environ if environ is None else environ
     hints = typing.get_type_hints(cls)
@@ -126,15 +126,15 @@ def _type_label(annotation: Any) -> str:
 
 
 class _TTLCache:
-    """Thread-safe value cache with a per-entry age limit and an injectable clock."""
+    """Thread-safe cache of secret and parameter strings: per-entry age limit, injectable clock."""
 
     def __init__(self, ttl_seconds: float, clock: Callable[[], float]) -> None:
         self.ttl_seconds = ttl_seconds
         self.clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._entries: dict[tuple[str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
-    def get_or_load(self, key: tuple[str, str], load: Callable[[], Any], max_age: float | None) -> Any:
+    def get_or_load(self, key: tuple[str, str], load: Callable[[], str], max_age: float | None) -> str:
         limit = self.ttl_seconds if max_age is None else max_age
         now = self.clock()
         with self._lock:
@@ -187,7 +187,8 @@ def get_secret(secret_id: str, *, max_age: float | None = None) -> str:
         response = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)
         if "SecretString" not in response:
             raise SettingsError(f"secret {secret_id!r} has no SecretString (binary secrets unsupported)")
-        return response["SecretString"]
+        secret: str = response["SecretString"]
+        return secret
 
     return _cache.get_or_load(("secret", secret_id), load, max_age)
 
@@ -207,6 +208,7 @@ def get_parameter(name: str, *, max_age: float | None = None) -> str:
 
     def load() -> str:
         response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
-        return response["Parameter"]["Value"]
+        value: str = response["Parameter"]["Value"]
+        return value
 
     return _cache.get_or_load(("parameter", name), load, max_age)

@@ -25,7 +25,27 @@ def _sha256(path: Path) -> str:
 
 
 def test_every_service_is_packaged():
-    assert "example-worker" in SERVICES
+    """Every folder with a handler is a service build_zips builds, and Terraform deploys its zip."""
+    with_handler = {path.parent.parent.name for path in (REPO / "services").glob("*/*/*/handler.py")}
+    assert with_handler == set(SERVICES)
+    terraform = "".join(path.read_text() for path in (REPO / "terraform" / "modules").rglob("*.tf"))
+    for service in SERVICES:
+        (package,) = build_zips.packages(build_zips.service_dirs()[service])
+        assert f'"${{var.package_dir}}/{service}.zip"' in terraform, f"no Terraform deploys {service}"
+        assert f'"{package.name}.handler.lambda_handler"' in terraform
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_zip_holds_exactly_the_declared_packages(service: str):
+    """The service's own package and what its service.toml declares; no other pipeline's core."""
+    folder = build_zips.service_dirs()[service]
+    path, _ = build_zips.build(service)
+    top_level = {name.split("/", 1)[0] for name in zipfile.ZipFile(path).namelist() if "/" in name}
+    repository = set(build_zips.library_packages()) | {
+        p.name for f in build_zips.service_dirs().values() for p in build_zips.packages(f)
+    }
+    own = {package.name for package in build_zips.packages(folder)}
+    assert top_level & repository == own | set(build_zips.declared_packages(folder))
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -84,9 +84,10 @@ class S3PayloadStore:
     def fetch(self, location: str) -> bytes:
         bucket, _, key = location.removeprefix("s3://").partition("/")
         try:
-            return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except self._s3.exceptions.NoSuchKey as error:
             raise StagedPayloadMissing(f"{location} does not exist") from error
+        return body
 
 
 class MySqlPayloadStore:

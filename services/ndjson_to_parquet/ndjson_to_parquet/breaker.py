@@ -48,8 +48,6 @@ TTL = "ttl"
 BREAKER_PK = "BREAKER"
 RESET_SK = "RESET"
 GUARD_PREFIX = "OUTCOME#"
-DEFAULT_FAILURE_THRESHOLD = 3
-DEFAULT_WINDOW_SECONDS = 3600
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600
 _AFTER_EVERY_TIME = "9"  # ISO times start with a year "2..."; "OUTCOME#"/"RESET" sort after "9"
 
@@ -73,26 +71,18 @@ class BreakerStatus:
         return asdict(self)
 
 
-class CircuitBreaker:
-    """Outcomes per manifest in, "open?" out; see the module docstring for the items it keeps."""
+class OutcomeLog:
+    """Manifest outcomes in, once each, and the reset mark: what batch-status-updater writes."""
 
     def __init__(
         self,
         table_name: str,
         *,
-        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
-        window_seconds: int = DEFAULT_WINDOW_SECONDS,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         client: Any = None,
         clock: Clock = utc_now,
     ) -> None:
-        if failure_threshold < 1:
-            raise ValueError("failure_threshold must be >= 1")
-        if window_seconds < 1:
-            raise ValueError("window_seconds must be >= 1")
         self.table_name = table_name
-        self.failure_threshold = failure_threshold
-        self.window_seconds = window_seconds
         self.ttl_seconds = ttl_seconds
         self._client = client
         self._clock = clock
@@ -159,6 +149,42 @@ class CircuitBreaker:
         raw = response.get("Item", {}).get("reset_at", {}).get("S")
         return datetime.fromisoformat(raw) if raw else None
 
+    def reset(self) -> str:
+        """Ignore every outcome recorded until now; return the reset time written."""
+        at = iso(self._clock())
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={PK: {"S": BREAKER_PK}, SK: {"S": RESET_SK}, "reset_at": {"S": at}},
+        )
+        logger.warning("circuit breaker reset", table=self.table_name, reset_at=at)
+        return at
+
+
+class CircuitBreaker(OutcomeLog):
+    """Outcomes per manifest in, "open?" out; see the module docstring for the items it keeps.
+
+    ``failure_threshold`` and ``window_seconds`` have no defaults: Terraform sets the deployed values
+    (BREAKER_FAILURE_THRESHOLD, BREAKER_WINDOW_SECONDS) and the code never carries a second copy.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        failure_threshold: int,
+        window_seconds: int,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        client: Any = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be >= 1")
+        if window_seconds < 1:
+            raise ValueError("window_seconds must be >= 1")
+        super().__init__(table_name, ttl_seconds=ttl_seconds, client=client, clock=clock)
+        self.failure_threshold = failure_threshold
+        self.window_seconds = window_seconds
+
     def status(self) -> BreakerStatus:
         """Count the outcomes in the window after the last reset (strongly consistent reads)."""
         now = self._clock()
@@ -201,16 +227,6 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return self.status().open
 
-    def reset(self) -> str:
-        """Ignore every outcome recorded until now; return the reset time written."""
-        at = iso(self._clock())
-        self.client.put_item(
-            TableName=self.table_name,
-            Item={PK: {"S": BREAKER_PK}, SK: {"S": RESET_SK}, "reset_at": {"S": at}},
-        )
-        logger.warning("circuit breaker reset", table=self.table_name, reset_at=at)
-        return at
-
 
 def _guard_existed(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
@@ -243,6 +259,11 @@ def create_table(table_name: str, *, client: Any = None) -> None:
     )
 
 
+def _int_env(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``status`` prints the breaker's state as JSON; ``reset`` closes it (outcomes so far ignored)."""
     parser = argparse.ArgumentParser(
@@ -251,19 +272,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["status", "reset"])
     parser.add_argument("--table", required=True, help="metrics table, e.g. ndjson-parquet-sqs-metrics-dev")
+    # The deployed values live on the manifest-builder function (Terraform sets them there): pass
+    # them, or export its BREAKER_* variables.
     parser.add_argument(
         "--threshold",
         type=int,
-        default=int(os.environ.get("BREAKER_FAILURE_THRESHOLD") or DEFAULT_FAILURE_THRESHOLD),
-        help="failures that open the breaker (BREAKER_FAILURE_THRESHOLD)",
+        default=_int_env("BREAKER_FAILURE_THRESHOLD"),
+        help="failures that open the breaker (default: $BREAKER_FAILURE_THRESHOLD)",
     )
     parser.add_argument(
         "--window",
         type=int,
-        default=int(os.environ.get("BREAKER_WINDOW_SECONDS") or DEFAULT_WINDOW_SECONDS),
-        help="seconds of outcomes counted (BREAKER_WINDOW_SECONDS)",
+        default=_int_env("BREAKER_WINDOW_SECONDS"),
+        help="seconds of outcomes counted (default: $BREAKER_WINDOW_SECONDS)",
     )
     args = parser.parse_args(argv)
+    if args.threshold is None or args.window is None:
+        parser.error(
+            "--threshold and --window are required (the manifest-builder's BREAKER_FAILURE_THRESHOLD and"
+            " BREAKER_WINDOW_SECONDS)"
+        )
     configure_logging(stream=sys.stderr)  # stdout carries the JSON status only
     breaker = CircuitBreaker(args.table, failure_threshold=args.threshold, window_seconds=args.window)
     if args.command == "reset":

@@ -1,68 +1,72 @@
 """Settings and wiring of the manifest core, shared by manifest-builder and stream-manifest-creator.
 
-Environment variables (Terraform sets them on both functions):
+Environment variables. "Terraform" means ``terraform/modules/ndjson_to_parquet/functions.tf`` sets it
+on both functions, and the module's variables hold the default (one place: this code has none);
+the others are tuning the code owns.
 
 | variable | default | meaning |
 | --- | --- | --- |
-| ``FILE_TRACKING_TABLE`` | required | ``ndjson-parquet-sqs-file-tracking-{env}`` |
-| ``METRICS_TABLE`` | required | ``ndjson-parquet-sqs-metrics-{env}`` (circuit breaker) |
-| ``MANIFEST_BUCKET`` | required | bucket of ``manifests/YYYY-MM-DD/<id>.json`` |
-| ``OUTPUT_BUCKET`` | required | bucket of ``pipeline/output/...`` (put in the execution input) |
-| ``GLUE_JOB_NAME`` | required | the pythonshell job, ``ndjson-parquet-batch-job-{env}`` |
-| ``SPARK_GLUE_JOB_NAME`` | "" | the glueetl job; used above ``SPARK_THRESHOLD_BYTES`` |
-| ``SPARK_THRESHOLD_BYTES`` | 0 | 0 = never use the Spark job |
-| ``START_MODE`` | ``stepfunctions`` | or ``eventbridge`` (``eventbridge_enabled``) |
-| ``STATE_MACHINE_ARN`` | "" | required with ``stepfunctions`` |
-| ``EVENT_BUS_NAME`` | "" | required with ``eventbridge`` |
-| ``MAX_FILES_PER_MANIFEST`` | 100 | a batch is full at this many files ... |
-| ``MAX_BYTES_PER_MANIFEST`` | 536870912 | ... or this many bytes |
-| ``ORPHAN_AGE_SECONDS`` | 600 | a partial batch is built once its oldest file waited this long |
+| ``FILE_TRACKING_TABLE`` | Terraform | ``ndjson-parquet-sqs-file-tracking-{env}`` |
+| ``METRICS_TABLE`` | Terraform | ``ndjson-parquet-sqs-metrics-{env}`` (circuit breaker) |
+| ``MANIFEST_BUCKET`` | Terraform | bucket of ``manifests/YYYY-MM-DD/<id>.json`` |
+| ``OUTPUT_BUCKET`` | Terraform | bucket of ``pipeline/output/...`` (put in the execution input) |
+| ``GLUE_JOB_NAME`` | Terraform | the pythonshell job, ``ndjson-parquet-batch-job-{env}`` |
+| ``SPARK_GLUE_JOB_NAME`` | Terraform | the glueetl job; used above ``SPARK_THRESHOLD_BYTES`` |
+| ``SPARK_THRESHOLD_BYTES`` | Terraform | 0 = never use the Spark job |
+| ``START_MODE`` | Terraform | ``stepfunctions`` or ``eventbridge`` (``eventbridge_enabled``) |
+| ``STATE_MACHINE_ARN`` | Terraform | used with ``stepfunctions`` |
+| ``EVENT_BUS_NAME`` | Terraform | used with ``eventbridge`` |
+| ``MAX_FILES_PER_MANIFEST`` | Terraform | a batch is full at this many files ... |
+| ``MAX_BYTES_PER_MANIFEST`` | Terraform | ... or this many bytes |
+| ``ORPHAN_AGE_SECONDS`` | Terraform | a partial batch is built once its oldest file waited this long |
+| ``BREAKER_FAILURE_THRESHOLD`` | Terraform | failures that open the breaker ... |
+| ``BREAKER_WINDOW_SECONDS`` | Terraform | ... within this many seconds (after the last reset) |
+| ``LOG_LEVEL`` | Terraform | |
 | ``START_RETRY_AFTER_SECONDS`` | 120 | a ``pending`` MANIFEST this old is started again by the flush |
 | ``CLAIM_RECOVERY_AFTER_SECONDS`` | 900 | recover claims without record this old (> timeouts) |
 | ``MAX_MANIFESTS_PER_RUN`` | 50 | per date and pass |
 | ``CLAIM_WORKERS`` | 8 | parallel conditional updates per manifest |
-| ``BREAKER_FAILURE_THRESHOLD`` | 3 | failures that open the breaker ... |
-| ``BREAKER_WINDOW_SECONDS`` | 3600 | ... within this many seconds (after the last reset) |
 | ``DEADLINE_MARGIN_SECONDS`` | 30 | no new manifest when less time than this is left |
-| ``LOG_LEVEL`` | INFO | |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from ndjson_to_parquet import tracking
 from ndjson_to_parquet.breaker import CircuitBreaker
-from ndjson_to_parquet.manifests import START_STEPFUNCTIONS, ManifestCore, ManifestPolicy
+from ndjson_to_parquet.manifests import ManifestCore
+from ndjson_to_parquet.policy import START_STEPFUNCTIONS, ManifestPolicy
 from pipelines_shared import aws
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CoreSettings:
+    """Terraform sets every field without a default (functions.tf); the defaults are tuning that only
+    the code knows."""
+
     file_tracking_table: str
     metrics_table: str
     manifest_bucket: str
     output_bucket: str
     glue_job_name: str
-    spark_glue_job_name: str = ""
-    spark_threshold_bytes: int = 0
-    start_mode: str = START_STEPFUNCTIONS
-    state_machine_arn: str = ""
-    event_bus_name: str = ""
-    max_files_per_manifest: int = 100
-    max_bytes_per_manifest: int = 512 * 1024 * 1024
-    orphan_age_seconds: int = 600
+    spark_glue_job_name: str
+    spark_threshold_bytes: int
+    start_mode: str
+    state_machine_arn: str
+    event_bus_name: str
+    max_files_per_manifest: int
+    max_bytes_per_manifest: int
+    orphan_age_seconds: int
+    breaker_failure_threshold: int
+    breaker_window_seconds: int
+    log_level: str
     start_retry_after_seconds: int = 120
     claim_recovery_after_seconds: int = 900
     max_manifests_per_run: int = 50
     claim_workers: int = 8
-    breaker_failure_threshold: int = 3
-    breaker_window_seconds: int = 3600
     deadline_margin_seconds: float = 30.0
-    log_level: str = "INFO"
 
     def policy(self) -> ManifestPolicy:
         return ManifestPolicy(
@@ -102,11 +106,3 @@ def build_core(settings: CoreSettings) -> ManifestCore:
         ),
         policy=policy,
     )
-
-
-def deadline_check(context: Any, margin_seconds: float) -> Callable[[], bool]:
-    """True once fewer than ``margin_seconds`` remain in this invocation (never without a context)."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is None:
-        return lambda: False
-    return lambda: remaining() / 1000.0 < margin_seconds

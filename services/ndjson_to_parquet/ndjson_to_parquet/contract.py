@@ -1,5 +1,5 @@
 """The NDJSON-to-Parquet pipeline's messages and names (version 1), as fixed by
-``docs/ndjson-parquet-contracts.md``: change both together and bump :data:`VERSION`.
+``docs/ndjson_to_parquet.md``: change both together and bump :data:`VERSION`.
 
 * :class:`Manifest` (+ :class:`ManifestFile`): the manifest JSON the Glue job reads;
 * :class:`ExecutionInput`: the Step Functions execution input, also the EventBridge ``ManifestReady``
@@ -20,9 +20,9 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, overload
 
 from pipelines_shared.retry import PermanentError
 
@@ -71,8 +71,11 @@ QUARANTINE_REASONS = frozenset(
 MANIFEST_KEY_PREFIX = "MANIFEST#"
 """Sort key prefix of MANIFEST records in the file-tracking table (``MANIFEST#<manifest_id>``)."""
 
-MANIFEST_ID = re.compile(r"^batch-(\d{8})-(\d{6})-[0-9a-f]{8}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# \Z, not $: ``$`` also matches before a trailing newline, which the schemas' patterns refuse.
+MANIFEST_ID = re.compile(r"^batch-(\d{8})-(\d{6})-[0-9a-f]{8}\Z")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z")
+MAX_GLUE_JOB_NAME = 255
 
 
 class ContractError(PermanentError):
@@ -108,6 +111,18 @@ def is_date_prefix(value: object) -> bool:
         return False
     try:
         date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_iso_time(value: object) -> bool:
+    """True for an ISO 8601 date and time with its UTC offset (``datetime.isoformat()`` of an aware
+    datetime), as the schemas' ``date-time`` fields are written."""
+    if not isinstance(value, str) or not _ISO_TIME.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value)
     except ValueError:
         return False
     return True
@@ -204,8 +219,10 @@ def manifest_record_key(manifest_id: str) -> str:
 
 
 def is_manifest_id(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
-        manifest_id_time(value)  # type: ignore[arg-type]
+        manifest_id_time(value)
     except ContractError:
         return False
     return True
@@ -214,7 +231,9 @@ def is_manifest_id(value: object) -> bool:
 # -- parsing helpers -------------------------------------------------------------------------------
 
 
-def _load_object(raw: str | bytes | Mapping[str, Any], error: type[ContractError], what: str) -> dict:
+def _load_object(
+    raw: str | bytes | Mapping[str, Any], error: type[ContractError], what: str
+) -> dict[str, Any]:
     if isinstance(raw, Mapping):
         data: Any = dict(raw)
     else:
@@ -224,12 +243,23 @@ def _load_object(raw: str | bytes | Mapping[str, Any], error: type[ContractError
             raise error(f"{what} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise error(f"{what} must be a JSON object")
-    if data.get("version") != VERSION:
-        raise error(f"{what} has version {data.get('version')!r}; this code speaks version {VERSION}")
+    version = data.get("version")
+    # type() rather than ==: JSON true is Python True, and True == 1.
+    if type(version) is not int or version != VERSION:
+        raise error(f"{what} has version {version!r}; this code speaks version {VERSION}")
     return data
 
 
-def _require(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], error: type[ContractError]):
+@overload
+def _require[T](data: Mapping[str, Any], name: str, kind: type[T], error: type[ContractError]) -> T: ...
+@overload
+def _require[T, U](
+    data: Mapping[str, Any], name: str, kind: tuple[type[T], type[U]], error: type[ContractError]
+) -> T | U: ...
+def _require(
+    data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], error: type[ContractError]
+) -> Any:
+    """``data[name]``, checked to be of ``kind`` (one type or a pair); raises ``error`` otherwise."""
     if name not in data:
         raise error(f"missing field {name!r}")
     value = data[name]
@@ -246,7 +276,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
 
-def _dumps(data: Mapping[str, Any]) -> str:
+def _dumps(data: object) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -306,10 +336,8 @@ class Manifest:
             raise InvalidManifest(f"bad date_prefix {self.date_prefix!r}")
         if self.reason not in MANIFEST_REASONS:
             raise InvalidManifest(f"unknown reason {self.reason!r}")
-        try:
-            datetime.fromisoformat(self.created_at)
-        except (TypeError, ValueError):
-            raise InvalidManifest(f"created_at {self.created_at!r} is not an ISO time") from None
+        if not is_iso_time(self.created_at):
+            raise InvalidManifest(f"created_at {self.created_at!r} is not an ISO time with its offset")
         if not self.files:
             raise InvalidManifest("a manifest lists at least one file")
         keys = [f.file_key for f in self.files]
@@ -323,6 +351,8 @@ class Manifest:
             parse_s3_uri(f.uri)
             if isinstance(f.size, bool) or not isinstance(f.size, int) or f.size < 0:
                 raise InvalidManifest(f"bad size {f.size!r} for {f.file_key!r}")
+            if not isinstance(f.etag, str):
+                raise InvalidManifest(f"bad etag {f.etag!r} for {f.file_key!r}: a string (may be empty)")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -352,7 +382,7 @@ class Manifest:
                     file_key=_require(entry, "file_key", str, InvalidManifest),
                     uri=_require(entry, "uri", str, InvalidManifest),
                     size=_require(entry, "size", int, InvalidManifest),
-                    etag=entry.get("etag") or "",
+                    etag=entry.get("etag", ""),
                 )
             )
         manifest = cls(
@@ -410,6 +440,13 @@ class ExecutionInput:
             raise err("manifest_id / manifest_key do not follow the contract")
         if not is_date_prefix(value.date_prefix):
             raise err(f"bad date_prefix {value.date_prefix!r}")
+        for name, uri in (("manifest_path", value.manifest_path), ("output_path", value.output_path)):
+            try:
+                parse_s3_uri(uri)
+            except ContractError as exc:
+                raise err(f"{name}: {exc}") from None
+        if not 0 < len(value.glue_job_name) <= MAX_GLUE_JOB_NAME:
+            raise err(f"glue_job_name must be 1-{MAX_GLUE_JOB_NAME} characters")
         return value
 
 
@@ -487,7 +524,8 @@ class QuarantineReason:
     source: str
     reason: str
     detail: str
-    quarantined_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    quarantined_at: str
+    """When the object was quarantined (ISO 8601, from the caller's clock)."""
 
     def __post_init__(self) -> None:
         if self.reason not in QUARANTINE_REASONS:
@@ -503,9 +541,16 @@ class QuarantineReason:
     def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> QuarantineReason:
         data = _load_object(raw, InvalidQuarantineReason, "quarantine reason")
         err = InvalidQuarantineReason
-        return cls(
+        value = cls(
             source=_require(data, "source", str, err),
             reason=_require(data, "reason", str, err),
             detail=_require(data, "detail", str, err),
             quarantined_at=_require(data, "quarantined_at", str, err),
         )
+        try:
+            parse_s3_uri(value.source)
+        except ContractError as exc:
+            raise err(f"source: {exc}") from None
+        if not is_iso_time(value.quarantined_at):
+            raise err(f"quarantined_at {value.quarantined_at!r} is not an ISO time with its offset")
+        return value

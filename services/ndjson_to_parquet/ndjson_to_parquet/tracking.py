@@ -1,6 +1,6 @@
 """How the NDJSON pipeline uses its file-tracking table ``ndjson-parquet-sqs-file-tracking-{env}``.
 
-One table, two stores on it (``docs/ndjson-parquet-contracts.md``):
+One table, two stores on it (``docs/ndjson_to_parquet.md``):
 
 * file records, status sharded over :data:`STATUS_SHARDS` GSI keys (``pending#3``), so a day with
   100 000 pending files is not one hot ``status-index`` partition::

@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 
 from ndjson_to_parquet import tracking as t
 from ndjson_to_parquet.contract import s3_uri
-from ndjson_to_parquet.manifests import ManifestCore, ManifestPolicy
+from ndjson_to_parquet.manifests import ManifestCore
+from ndjson_to_parquet.policy import ManifestPolicy
 from pipelines_shared.clock import ManualClock, utc_now
 from pipelines_shared.tracking import TrackedItem, TrackingStore
 
@@ -117,6 +118,12 @@ def policy(**overrides: Any) -> ManifestPolicy:
         "output_bucket": OUTPUT_BUCKET,
         "glue_job_name": GLUE_JOB,
         "state_machine_arn": STATE_MACHINE_ARN,
+        "spark_glue_job_name": "",
+        "spark_threshold_bytes": 0,
+        "start_mode": "stepfunctions",
+        "event_bus_name": "",
+        "max_manifests_per_run": 50,
+        "claim_workers": 8,
         "max_files": 10,
         "max_bytes": 10_000,
         "orphan_age": timedelta(minutes=10),
@@ -244,6 +251,19 @@ def create_moto_stack() -> dict[str, str]:
         "GLUE_JOB_NAME": GLUE_JOB,
         "STATE_MACHINE_ARN": machine["stateMachineArn"],
         "EVENT_BUS_NAME": BUS,
+        # What Terraform sets on the functions (modules/ndjson_to_parquet/functions.tf); the settings
+        # carry no defaults for them. Values of the tests' own, small enough to see several manifests.
+        "SPARK_GLUE_JOB_NAME": SPARK_JOB,
+        "SPARK_THRESHOLD_BYTES": "0",
+        "START_MODE": "stepfunctions",
+        "MANIFEST_MODE": "builder",
+        "MAX_FILES_PER_MANIFEST": "100",
+        "MAX_BYTES_PER_MANIFEST": str(512 * 1024 * 1024),
+        "ORPHAN_AGE_SECONDS": "600",
+        "MAX_FILE_BYTES": str(5 * 1024**3),
+        "BREAKER_FAILURE_THRESHOLD": "3",
+        "BREAKER_WINDOW_SECONDS": "3600",
+        "LOG_LEVEL": "INFO",
     }
 
 

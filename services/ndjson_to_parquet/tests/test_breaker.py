@@ -114,13 +114,29 @@ def restore_logging() -> Iterator[None]:
 
 @pytest.mark.usefixtures("restore_logging")
 def test_cli_status_and_reset(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    opened = b.CircuitBreaker(TABLE, failure_threshold=1)
+    opened = b.CircuitBreaker(TABLE, failure_threshold=1, window_seconds=3600)
     opened.record(manifest_id(1), "failed")
     capsys.readouterr()
-    assert b.main(["status", "--table", TABLE, "--threshold", "1"]) == 0
+    assert b.main(["status", "--table", TABLE, "--threshold", "1", "--window", "3600"]) == 0
     assert json.loads(capsys.readouterr().out)["open"] is True
-    assert b.main(["reset", "--table", TABLE, "--threshold", "1"]) == 0
+    assert b.main(["reset", "--table", TABLE, "--threshold", "1", "--window", "3600"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["open"] is False
     assert status["reset_at"] is not None
     assert opened.is_open() is False
+
+
+def test_cli_takes_the_deployed_thresholds_from_the_environment_or_refuses(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI carries no default of its own: a guess would disagree with the deployed breaker."""
+    for name in ("BREAKER_FAILURE_THRESHOLD", "BREAKER_WINDOW_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit):
+        b.main(["status", "--table", TABLE])
+    assert "BREAKER_FAILURE_THRESHOLD" in capsys.readouterr().err
+    monkeypatch.setenv("BREAKER_FAILURE_THRESHOLD", "7")
+    monkeypatch.setenv("BREAKER_WINDOW_SECONDS", "900")
+    assert b.main(["status", "--table", TABLE]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["failure_threshold"], status["window_seconds"]) == (7, 900)

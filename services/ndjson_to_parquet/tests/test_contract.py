@@ -1,4 +1,4 @@
-"""The NDJSON pipeline contract: names, S3 layout and messages, as docs/ndjson-parquet-contracts.md says."""
+"""The NDJSON pipeline contract: names, S3 layout and messages, as docs/ndjson_to_parquet.md says."""
 
 from __future__ import annotations
 
@@ -220,18 +220,18 @@ def test_status_update_must_be_an_object():
 
 def test_quarantine_reason_json_is_the_documented_shape():
     reason = c.QuarantineReason(
-        "s3://in/landing/ndjson/2026-02-01/a.txt", c.BAD_EXTENSION, "no", "2026-02-01T12:00:00"
+        "s3://in/landing/ndjson/2026-02-01/a.txt", c.BAD_EXTENSION, "no", "2026-02-01T12:00:00+00:00"
     )
     assert json.loads(reason.to_json()) == {
         "version": 1,
         "source": "s3://in/landing/ndjson/2026-02-01/a.txt",
         "reason": "bad_extension",
         "detail": "no",
-        "quarantined_at": "2026-02-01T12:00:00",
+        "quarantined_at": "2026-02-01T12:00:00+00:00",
     }
     assert c.QuarantineReason.from_json(reason.to_json()) == reason
     with pytest.raises(c.InvalidQuarantineReason):
-        c.QuarantineReason("s3://x/y", "smelly", "")
+        c.QuarantineReason("s3://x/y", "smelly", "", "2026-02-01T12:00:00")
 
 
 def test_shard_id_is_the_one_the_sharded_store_writes():

@@ -31,16 +31,13 @@ from ndjson_fakes import (
     client_error,
     make_core,
     pending_item,
+    policy,
     track_pending,
 )
 from ndjson_to_parquet import contract as c
 from ndjson_to_parquet import tracking as t
-from ndjson_to_parquet.manifests import (
-    ClaimUnresolved,
-    ManifestPolicy,
-    lookback_dates,
-    plan_batches,
-)
+from ndjson_to_parquet.claims import ClaimUnresolved, plan_batches
+from ndjson_to_parquet.manifests import lookback_dates
 from pipelines_shared import aws
 from pipelines_shared.tracking import MemoryTrackingStore, TrackedItem
 from pipelines_shared.tracking.dynamodb import create_table
@@ -220,11 +217,11 @@ def test_spark_job_above_the_threshold(s3, files, manifests, clock):
 
 def test_policy_refuses_a_start_mode_without_its_target():
     with pytest.raises(ValueError, match="state_machine_arn"):
-        ManifestPolicy("m", "o", "g")
+        policy(state_machine_arn="")
     with pytest.raises(ValueError, match="event_bus_name"):
-        ManifestPolicy("m", "o", "g", start_mode="eventbridge")
+        policy(start_mode="eventbridge")
     with pytest.raises(ValueError, match="start_mode"):
-        ManifestPolicy("m", "o", "g", start_mode="carrier-pigeon")
+        policy(start_mode="carrier-pigeon")
 
 
 def test_lookback_dates_are_today_and_the_days_before():

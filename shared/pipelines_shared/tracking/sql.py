@@ -248,12 +248,13 @@ class SqlTrackingStore(TrackingStore):
         """``SELECT status, COUNT(*) ... GROUP BY status`` on the (namespace, status) index."""
         t = self.table
         query = (
-            sa.select(t.c.status, sa.func.count().label("count"))
+            # Not labelled "count": to a type checker row.count is the tuple method Row inherits.
+            sa.select(t.c.status, sa.func.count().label("total"))
             .where(t.c.namespace == namespace)
             .group_by(t.c.status)
         )
         with self.engine.connect() as conn:
-            return {row.status: row.count for row in conn.execute(query)}
+            return {row.status: row.total for row in conn.execute(query)}
 
     def _db_now(self) -> datetime:
         return self._now().replace(tzinfo=None)

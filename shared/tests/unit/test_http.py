@@ -137,7 +137,9 @@ def test_a_slow_response_is_retried_after_a_timeout(
     api: FakeAlertsApi, make_client: Callable[..., JsonHttpClient]
 ) -> None:
     api.set_faults(slow_rate=1.0, slow_seconds=60, max_faults_per_page=1)
-    assert len(make_client(read_timeout=0.1).get_json("/alerts", {"status": 5})["alerts"]) == 23
+    # 2 s: far below the fault's 60 s, far above a normal answer even on a loaded machine (0.1 s was
+    # not: a first page took 116 ms at load 6, so the retry timed out too).
+    assert len(make_client(read_timeout=2.0).get_json("/alerts", {"status": 5})["alerts"]) == 23
     assert api.stats()["requests"] == 2
 
 

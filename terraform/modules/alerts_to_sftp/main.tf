@@ -1,5 +1,5 @@
 # Alerts to SFTP (seed 000): Airflow -> ALB -> alert-coordinator -> staging (S3 or MySQL) + SQS ->
-# sftp-worker -> partner SFTP; finalizer on a schedule. MySQL is the tracker (see migrations/).
+# sftp-worker -> partner SFTP; finalizer on a schedule. MySQL is the tracker (see migrations/). Names and messages: docs/alerts_to_sftp.md.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

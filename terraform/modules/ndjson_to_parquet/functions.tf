@@ -2,27 +2,33 @@
 # rename a variable here and in the service's settings dataclass together.
 
 locals {
-  builder_environment = {
+  # The manifest core's settings (ndjson_to_parquet.config.CoreSettings), on the builder and the
+  # stream creator alike. Each variable here is a settings field without a Python default: the
+  # module's variables are the one place its default lives (tests/e2e/test_settings.py checks).
+  core_environment = {
     FILE_TRACKING_TABLE       = aws_dynamodb_table.tracking.name
     METRICS_TABLE             = aws_dynamodb_table.metrics.name
     MANIFEST_BUCKET           = module.bucket["manifest"].id
-    QUARANTINE_BUCKET         = module.bucket["quarantine"].id
     OUTPUT_BUCKET             = module.bucket["output"].id
     STATE_MACHINE_ARN         = local.state_machine_arn
     EVENT_BUS_NAME            = aws_cloudwatch_event_bus.etl.name
     START_MODE                = var.eventbridge_enabled ? "eventbridge" : "stepfunctions"
-    MANIFEST_MODE             = var.stream_manifests_enabled ? "stream" : "builder"
     GLUE_JOB_NAME             = aws_glue_job.batch.name
     SPARK_GLUE_JOB_NAME       = aws_glue_job.spark.name
     SPARK_THRESHOLD_BYTES     = tostring(var.spark_threshold_bytes)
     MAX_FILES_PER_MANIFEST    = tostring(var.max_files_per_manifest)
     MAX_BYTES_PER_MANIFEST    = tostring(var.max_bytes_per_manifest)
     ORPHAN_AGE_SECONDS        = tostring(var.orphan_after_seconds)
-    MAX_FILE_BYTES            = tostring(var.max_file_bytes)
     BREAKER_FAILURE_THRESHOLD = tostring(var.breaker_failure_threshold)
     BREAKER_WINDOW_SECONDS    = tostring(var.breaker_window_seconds)
     LOG_LEVEL                 = var.log_level
   }
+
+  builder_environment = merge(local.core_environment, {
+    QUARANTINE_BUCKET = module.bucket["quarantine"].id
+    MANIFEST_MODE     = var.stream_manifests_enabled ? "stream" : "builder"
+    MAX_FILE_BYTES    = tostring(var.max_file_bytes)
+  })
 
   status_updater_environment = {
     FILE_TRACKING_TABLE = aws_dynamodb_table.tracking.name
@@ -30,8 +36,7 @@ locals {
     LOG_LEVEL           = var.log_level
   }
 
-  # stream-manifest-creator builds manifests with the same shared code and settings as the builder.
-  stream_creator_environment = local.builder_environment
+  stream_creator_environment = local.core_environment
 }
 
 # ---------------------------------------------------------------------------------- manifest-builder

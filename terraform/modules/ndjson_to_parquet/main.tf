@@ -1,6 +1,6 @@
 # NDJSON to Parquet (seed 001): S3 landing -> SQS -> manifest-builder (DynamoDB tracking, manifests)
 # -> Step Functions -> Glue (Python shell, or Spark for large manifests) -> batch-status-updater;
-# SNS alerts, CloudWatch alarms and dashboard. Names, layout and messages: docs/ndjson-parquet-contracts.md.
+# SNS alerts, CloudWatch alarms and dashboard. Names, layout and messages: docs/ndjson_to_parquet.md.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

@@ -16,24 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from alerts_to_sftp import tracking as t
-from alerts_to_sftp.contract import AlertPointer
+from alerts_to_sftp.contract import MAX_ALERT_ID_LENGTH, AlertPointer
 from alerts_to_sftp.staging import PayloadStore
 from pipelines_shared.log import get_logger
 from pipelines_shared.retry import PermanentError
 from pipelines_shared.tracking import TrackedItem, TrackingStore
 
-from .request import JobRequest
+from .request import JobBusy, JobRequest
 
 logger = get_logger(__name__)
 
-MAX_ALERT_ID_LENGTH = 512
-
 Pages = Callable[[int], Iterator[list[dict[str, Any]]]]
 """status -> the API's pages of alerts for it."""
-
-
-class JobBusy(RuntimeError):
-    """Another run of the same job holds its lock."""
 
 
 class InvalidAlert(PermanentError):

@@ -1,12 +1,25 @@
-"""Authentication and request parsing of the ALB trigger."""
+"""The ALB API: authentication, routing, request parsing and the response for every outcome."""
 
 from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
-from alert_coordinator.request import ALL_STATUSES, BadRequest, JobRequest, alb_response, authenticated
+from alert_coordinator.request import (
+    ALL_STATUSES,
+    BadRequest,
+    JobBusy,
+    JobRequest,
+    RouteNotFound,
+    StatusRequest,
+    alb_response,
+    answer,
+    authenticated,
+    parse_request,
+)
 
 SECRET = "s3cr3t-value"
 
@@ -74,3 +87,75 @@ def test_alb_response_shape():
     assert response["statusDescription"] == "401 Unauthorized"
     assert response["isBase64Encoded"] is False
     assert json.loads(response["body"]) == {"error": "unauthorized"}
+
+
+def status_event(path: str, method: str = "GET") -> dict:
+    return {"httpMethod": method, "path": path, "headers": {"x-alerts-trigger-secret": SECRET}, "body": ""}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("POST", "/jobs", JobRequest),
+        ("POST", "/jobs/", JobRequest),
+        ("GET", "/jobs/job-1", StatusRequest),
+        ("GET", "/jobs/job-1/", StatusRequest),
+    ],
+)
+def test_routes(method, path, expected):
+    assert isinstance(parse_request({**status_event(path, method), "body": ""}), expected)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/jobs"), ("DELETE", "/jobs/job-1"), ("POST", "/jobs/job-1"), ("GET", "/")]
+)
+def test_anything_else_is_not_routed(method, path):
+    with pytest.raises(RouteNotFound):
+        parse_request(status_event(path, method))
+
+
+def test_a_status_request_needs_a_valid_job_id():
+    with pytest.raises(BadRequest):
+        parse_request(status_event("/jobs/../etc"))
+
+
+def test_generated_job_ids_use_the_injected_clock():
+    request = JobRequest.from_event(event(), clock=lambda: datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert request.job_id.startswith("job-20300102T030405Z-")
+
+
+class Jobs:
+    def __init__(self, busy: bool = False, errors: dict | None = None) -> None:
+        self.busy, self.errors, self.runs = busy, errors or {}, []
+
+    def run(self, request, correlation_id):
+        if self.busy:
+            raise JobBusy("held")
+        self.runs.append((request.job_id, correlation_id))
+        return SimpleNamespace(errors=self.errors, as_dict=lambda: {"job_id": request.job_id})
+
+    def status(self, job_id):
+        return {"job_id": job_id, "state": "open"} if job_id == "known" else None
+
+
+@pytest.mark.parametrize(
+    ("request_event", "jobs", "status"),
+    [
+        (event({"job_id": "j-1"}, headers={"x-alerts-trigger-secret": SECRET}), Jobs(), 200),
+        (event({"job_id": "j-1"}, headers={"x-alerts-trigger-secret": SECRET}), Jobs(errors={3: "x"}), 502),
+        (event({"job_id": "j-1"}, headers={"x-alerts-trigger-secret": SECRET}), Jobs(busy=True), 409),
+        (event({"job_id": "j-1"}), Jobs(), 401),
+        (event("{", headers={"x-alerts-trigger-secret": SECRET}), Jobs(), 400),
+        (status_event("/jobs/known"), Jobs(), 200),
+        (status_event("/jobs/unknown"), Jobs(), 404),
+        (status_event("/elsewhere"), Jobs(), 404),
+    ],
+)
+def test_answer_maps_every_outcome_to_its_status(request_event, jobs, status):
+    assert answer(request_event, jobs, SECRET)["statusCode"] == status
+
+
+def test_a_run_is_correlated_by_its_job_id():
+    jobs = Jobs()
+    answer(event({"job_id": "j-9"}, headers={"x-alerts-trigger-secret": SECRET}), jobs, SECRET)
+    assert jobs.runs == [("j-9", "j-9")]

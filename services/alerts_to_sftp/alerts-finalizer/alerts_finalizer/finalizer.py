@@ -9,12 +9,12 @@ DLQ are reported (log, metrics, and the returned report).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from alerts_to_sftp import tracking as t
+from pipelines_shared.clock import Clock, utc_now
 from pipelines_shared.log import get_logger
 from pipelines_shared.tracking import TrackingStore
 
@@ -69,7 +69,7 @@ class Finalizer:
         announcer: Announcer,
         dead_letters: DeadLetters,
         stuck_after: timedelta,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._announcer = announcer

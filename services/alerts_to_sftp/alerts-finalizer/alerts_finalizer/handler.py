@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,39 +17,39 @@ from pipelines_shared.tracking.sql import SqlTrackingStore
 from .finalizer import AwsAnnouncer, Finalizer, SqsDeadLetters
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     mysql_secret_arn: str
     dlq_url: str
+    metric_namespace: str
+    stuck_after_seconds: int
+    log_level: str
     event_bus_name: str = "default"
-    metric_namespace: str = "LambdaPipelines/Alerts"
-    stuck_after_seconds: int = 3600
-    log_level: str = "INFO"
 
 
-_state: dict[str, Finalizer] = {}
+@dataclass(frozen=True)
+class Dependencies:
+    finalizer: Finalizer
 
 
-def _finalizer() -> Finalizer:
-    if not _state:
-        settings = load_settings(Settings)
-        configure_logging(level=settings.log_level)
-        _state["finalizer"] = Finalizer(
-            store=SqlTrackingStore(
-                engine_from_secret(settings.mysql_secret_arn, pool_size=2), table_name=TABLE
-            ),
-            announcer=AwsAnnouncer(
-                aws.client("events"),
-                aws.client("cloudwatch"),
-                bus=settings.event_bus_name,
-                namespace=settings.metric_namespace,
-            ),
-            dead_letters=SqsDeadLetters(aws.client("sqs"), settings.dlq_url),
-            stuck_after=timedelta(seconds=settings.stuck_after_seconds),
-        )
-    return _state["finalizer"]
+@functools.cache
+def dependencies() -> Dependencies:
+    settings = load_settings(Settings)
+    configure_logging(level=settings.log_level)
+    finalizer = Finalizer(
+        store=SqlTrackingStore(engine_from_secret(settings.mysql_secret_arn, pool_size=2), table_name=TABLE),
+        announcer=AwsAnnouncer(
+            aws.client("events"),
+            aws.client("cloudwatch"),
+            bus=settings.event_bus_name,
+            namespace=settings.metric_namespace,
+        ),
+        dead_letters=SqsDeadLetters(aws.client("sqs"), settings.dlq_url),
+        stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+    )
+    return Dependencies(finalizer)
 
 
 @inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _finalizer().run().as_dict()
+    return dependencies().finalizer.run().as_dict()

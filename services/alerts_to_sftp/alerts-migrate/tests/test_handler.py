@@ -29,8 +29,10 @@ def test_applies_pending_migrations_once(fresh_mysql_url, monkeypatch):
             Name="mysql", SecretString=json.dumps({"url": database.render_as_string(hide_password=False)})
         )["ARN"]
         monkeypatch.setenv("MYSQL_SECRET_ARN", arn)
-        from alerts_migrate.handler import lambda_handler
+        monkeypatch.setenv("LOG_LEVEL", "INFO")
+        from alerts_migrate.handler import dependencies, lambda_handler
 
+        dependencies.cache_clear()  # a fresh cold start
         first = lambda_handler({}, Context())
         second = lambda_handler({}, Context())
         aws.reset_clients()

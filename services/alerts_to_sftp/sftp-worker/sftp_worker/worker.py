@@ -7,15 +7,15 @@ An alert already completed is skipped: a duplicate delivery changes nothing on t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
-from datetime import UTC, datetime
 from typing import Protocol
 
 from alerts_to_sftp import tracking as t
 from alerts_to_sftp.contract import AlertPointer
 from alerts_to_sftp.staging import PayloadStore, verified
+from pipelines_shared.clock import Clock, utc_now
+from pipelines_shared.deadline import Deadline
 from pipelines_shared.log import get_logger
 from pipelines_shared.retry import PermanentError, TransientError
 from pipelines_shared.sftp import safe_remote_name
@@ -48,8 +48,8 @@ class Worker:
         payloads: Callable[[str], PayloadStore],
         open_session: Callable[[], AbstractContextManager[Uploader]],
         remote_dir: str,
-        deadline: float,
-        clock: Callable[[], float] = time.monotonic,
+        deadline: Deadline,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._payloads = payloads
@@ -83,7 +83,7 @@ class Worker:
 
     def process(self, body: str) -> str:
         """Upload one pointer's alert; return its remote path."""
-        if self._clock() >= self._deadline:
+        if self._deadline.passed():
             raise DeadlineReached("no time left in this invocation")
         pointer = AlertPointer.from_body(body)
         namespace = t.job_namespace(pointer.job_id)
@@ -110,7 +110,7 @@ class Worker:
             attributes={
                 "remote_path": path,
                 "uploaded_sha256": pointer.sha256,
-                "completed_at": datetime.now(UTC).isoformat(),
+                "completed_at": self._clock().isoformat(),
             },
         )
         # False: a concurrent duplicate delivery completed it first; it wrote the same bytes, same name.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 from sftp_worker.worker import DeadlineReached, UnknownAlert, Worker, payload_router
@@ -11,6 +12,8 @@ from sftp_worker.worker import DeadlineReached, UnknownAlert, Worker, payload_ro
 from alerts_to_sftp import tracking as t
 from alerts_to_sftp.contract import AlertPointer, InvalidPointer
 from alerts_to_sftp.staging import MemoryPayloadStore, StagedPayloadCorrupt, StagedPayloadMissing
+from pipelines_shared.clock import ManualClock
+from pipelines_shared.deadline import Deadline
 from pipelines_shared.sftp import safe_remote_name
 from pipelines_shared.tracking import TrackedItem
 from pipelines_shared.tracking.memory import MemoryTrackingStore
@@ -39,6 +42,10 @@ class FakeServer:
         return f"{remote_dir}/{name}"
 
 
+NO_DEADLINE = Deadline.never()
+CLOCK = ManualClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+
+
 @pytest.fixture
 def world():
     store, payloads, server = MemoryTrackingStore(), MemoryPayloadStore(), FakeServer()
@@ -52,7 +59,7 @@ def stage(store, payloads, job_id: str, alert_id: str, body: bytes, status: str 
     return AlertPointer(job_id, alert_id, 1, staged.location, staged.sha256, staged.size)
 
 
-def worker(world, *, deadline: float = float("inf"), clock=None) -> Worker:
+def worker(world, *, deadline: Deadline = NO_DEADLINE) -> Worker:
     store, payloads, server = world
     return Worker(
         store=store,
@@ -60,7 +67,7 @@ def worker(world, *, deadline: float = float("inf"), clock=None) -> Worker:
         open_session=server.session,
         remote_dir="/upload/",
         deadline=deadline,
-        **({"clock": clock} if clock else {}),
+        clock=CLOCK,
     )
 
 
@@ -76,6 +83,7 @@ def test_uploads_and_marks_completed_over_one_connection(world):
     assert item.status == t.COMPLETED
     assert item.attributes["remote_path"] == paths[3]
     assert item.attributes["uploaded_sha256"] == hashlib.sha256(b'{"i": 3}').hexdigest()
+    assert item.attributes["completed_at"] == CLOCK.now.isoformat()  # the injected clock, not today's
 
 
 def test_a_duplicate_delivery_changes_nothing(world):
@@ -136,7 +144,7 @@ def test_an_unreachable_server_fails_every_record_after_one_attempt(world):
         payloads=payload_router({"s3": payloads}),
         open_session=server.session,
         remote_dir="/upload",
-        deadline=float("inf"),
+        deadline=NO_DEADLINE,
     )
     for pointer in pointers:
         with pytest.raises(ConnectionRefusedError):
@@ -148,7 +156,7 @@ def test_an_unreachable_server_fails_every_record_after_one_attempt(world):
 def test_no_upload_starts_past_the_deadline(world):
     store, payloads, server = world
     pointer = stage(store, payloads, "job-1", "A-1", b"{}")
-    now = [100.0]
-    with worker(world, deadline=100.0, clock=lambda: now[0]) as w, pytest.raises(DeadlineReached):
+    reached = Deadline(100.0, monotonic=lambda: 100.0)
+    with worker(world, deadline=reached) as w, pytest.raises(DeadlineReached):
         w.process(pointer.to_body())
     assert server.files == {}

@@ -33,8 +33,10 @@ class WorkItem:
             raise InvalidMessage(f"body is not JSON: {error}") from error
         if not isinstance(data, dict):
             raise InvalidMessage("body must be a JSON object")
-        if data.get("version") != VERSION:
-            raise InvalidMessage(f"unsupported version {data.get('version')!r}, expected {VERSION}")
+        version = data.get("version")
+        # type() rather than ==: JSON true is Python True, and True == 1.
+        if type(version) is not int or version != VERSION:
+            raise InvalidMessage(f"unsupported version {version!r}, expected {VERSION}")
         item_id = data.get("id")
         if not isinstance(item_id, str) or not 0 < len(item_id) <= MAX_ID_LENGTH:
             raise InvalidMessage(f"id must be a string of 1-{MAX_ID_LENGTH} characters")

@@ -39,13 +39,15 @@ def handler(monkeypatch):
     with mock_aws():
         create_table(DynamoDBTrackingStore(TABLE))
         monkeypatch.setenv("TRACKING_TABLE", TABLE)
+        monkeypatch.setenv("LOG_LEVEL", "INFO")
         from example_worker import handler as module
 
         from pipelines_shared import aws
 
         aws.reset_clients()
-        monkeypatch.setattr(module, "_worker", None)
+        module.dependencies.cache_clear()  # a fresh cold start
         yield module.lambda_handler
+        module.dependencies.cache_clear()
         aws.reset_clients()
 
 

@@ -21,7 +21,7 @@ from ndjson_fakes import (
 )
 from ndjson_to_parquet import contract as c
 from ndjson_to_parquet import tracking as t
-from ndjson_to_parquet.breaker import CircuitBreaker
+from ndjson_to_parquet.breaker import CircuitBreaker, OutcomeLog
 from pipelines_shared import aws
 from pipelines_shared.retry import PermanentError
 
@@ -63,7 +63,7 @@ def updater(files: Any = None) -> StatusUpdater:
     return StatusUpdater(
         s3=aws.client("s3"),
         files=files or t.file_store(TRACKING_TABLE),
-        breaker=CircuitBreaker(METRICS_TABLE),
+        breaker=OutcomeLog(METRICS_TABLE),
         workers=4,
     )
 
@@ -76,7 +76,7 @@ def statuses(manifest: c.Manifest) -> set[str]:
 def test_completed_through_the_handler_and_again_is_already(manifest, monkeypatch):
     from batch_status_updater import handler as module
 
-    monkeypatch.setattr(module, "_updater", None)
+    module.dependencies.cache_clear()  # a fresh cold start
     first = module.lambda_handler(event(manifest, "completed"), LambdaContext())
     again = module.lambda_handler(event(manifest, "completed"), LambdaContext())
 
@@ -92,7 +92,7 @@ def test_completed_through_the_handler_and_again_is_already(manifest, monkeypatc
     assert statuses(manifest) == {t.COMPLETED}
     item = t.file_store(TRACKING_TABLE).get(DAY, manifest.files[0].file_key)
     assert item.attributes[t.GLUE_JOB_RUN_ID] == "jr_123"
-    status = CircuitBreaker(METRICS_TABLE).status()
+    status = CircuitBreaker(METRICS_TABLE, failure_threshold=3, window_seconds=900).status()
     assert (status.successes, status.failures) == (1, 0)
 
 
@@ -107,7 +107,7 @@ def test_failed_counts_once_for_the_breaker_however_often_it_arrives(manifest):
         Key={"date_prefix": {"S": DAY}, "file_key": {"S": manifest.files[0].file_key}},
     )["Item"]
     assert raw["status"]["S"] == f"failed#{t.shard_id(manifest.files[0].file_key)}"
-    assert CircuitBreaker(METRICS_TABLE).status().failures == 1
+    assert CircuitBreaker(METRICS_TABLE, failure_threshold=3, window_seconds=900).status().failures == 1
 
 
 def test_a_redriven_manifest_that_succeeds_repairs_its_files(manifest):
@@ -170,5 +170,5 @@ def test_a_throttled_update_raises_for_the_state_machine_to_retry_and_records_no
 
     with pytest.raises(Exception, match="ProvisionedThroughputExceeded"):
         updater(Throttled(t.file_store(TRACKING_TABLE))).update(event(manifest, "failed"))
-    assert CircuitBreaker(METRICS_TABLE).status().failures == 0
+    assert CircuitBreaker(METRICS_TABLE, failure_threshold=3, window_seconds=900).status().failures == 0
     assert updater().update(event(manifest, "failed"))["updated"] == 5  # the retry does the work

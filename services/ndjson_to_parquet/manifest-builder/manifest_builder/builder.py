@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ndjson_to_parquet.manifests import ManifestCore
-from pipelines_shared.batch import process_sqs_batch
+from pipelines_shared.batch import BatchResponse, process_sqs_batch
 from pipelines_shared.clock import Clock, utc_now
 from pipelines_shared.log import get_logger
 from pipelines_shared.retry import PermanentError
@@ -20,6 +20,9 @@ logger = get_logger(__name__)
 MODE_BUILDER = "builder"
 MODE_STREAM = "stream"
 MANIFEST_MODES = frozenset({MODE_BUILDER, MODE_STREAM})
+
+type Response = BatchResponse | dict[str, Any]
+"""An SQS batch's partial-failure response, or the scheduled flush's report (``{"flushed": [...]}``)."""
 
 
 class UnrecognisedEvent(PermanentError):
@@ -44,7 +47,7 @@ class ManifestBuilder:
         self._lookback_days = lookback_days
         self._clock = clock
 
-    def handle(self, event: Any, context: Any, should_stop: Callable[[], bool] = lambda: False) -> dict:
+    def handle(self, event: Any, context: Any, should_stop: Callable[[], bool] = lambda: False) -> Response:
         if is_scheduled(event):
             days = days_to_flush(event, self._clock(), self._lookback_days)
             return flush(self._core, days, should_stop)
@@ -55,7 +58,7 @@ class ManifestBuilder:
 
     def handle_sqs_batch(
         self, event: dict[str, Any], context: Any, should_stop: Callable[[], bool] = lambda: False
-    ) -> dict[str, Any]:
+    ) -> BatchResponse:
         """Track every object of the batch, then build manifests for the days with pending files."""
         days: set[str] = set()
 

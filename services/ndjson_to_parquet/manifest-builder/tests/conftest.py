@@ -21,5 +21,5 @@ def handler(stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[
     """``lambda_handler`` with a fresh cold start: set env vars before the first call."""
     from manifest_builder import handler as module
 
-    monkeypatch.setattr(module, "_state", {})
+    module.dependencies.cache_clear()  # a fresh cold start
     return module.lambda_handler

@@ -25,7 +25,7 @@ from ndjson_fakes import (
 )
 from ndjson_to_parquet import contract as c
 from ndjson_to_parquet import tracking as t
-from ndjson_to_parquet.breaker import CircuitBreaker
+from ndjson_to_parquet.breaker import OutcomeLog
 from ndjson_to_parquet.contract import ContractError
 from pipelines_shared import aws
 
@@ -160,7 +160,7 @@ def test_eventbridge_mode_puts_manifest_ready_on_the_bus(handler, stack, monkeyp
 def test_breaker_open_holds_manifests_and_the_flush_starts_them_after_a_reset(handler, stack, monkeypatch):
     monkeypatch.setenv("MAX_FILES_PER_MANIFEST", "5")
     monkeypatch.setenv("START_RETRY_AFTER_SECONDS", "0")
-    breaker = CircuitBreaker(METRICS_TABLE)
+    breaker = OutcomeLog(METRICS_TABLE)
     for n in range(3):
         breaker.record(f"batch-20260201-110000-{n:08x}", "failed")
 

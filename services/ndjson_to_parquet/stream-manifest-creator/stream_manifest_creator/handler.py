@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
-from ndjson_to_parquet.config import CoreSettings, build_core, deadline_check
+from ndjson_to_parquet.config import CoreSettings, build_core
+from pipelines_shared.deadline import Deadline
 from pipelines_shared.log import configure_logging, inject_lambda_context
 from pipelines_shared.settings import load_settings
 
 from .creator import StreamManifestCreator
 
-_state: dict[str, Any] = {}
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(CoreSettings):
+    """The manifest core's settings (``ndjson_to_parquet.config``); the creator has none of its own."""
 
 
-def _parts() -> dict[str, Any]:
-    # Built on first use, not at import: importing the module makes no network call.
-    if not _state:
-        settings = load_settings(CoreSettings)
-        configure_logging(level=settings.log_level)
-        _state["creator"] = StreamManifestCreator(build_core(settings))
-        _state["margin"] = settings.deadline_margin_seconds
-    return _state
+@dataclass(frozen=True)
+class Dependencies:
+    settings: Settings
+    creator: StreamManifestCreator
+
+
+@functools.cache
+def dependencies() -> Dependencies:
+    settings = load_settings(Settings)
+    configure_logging(level=settings.log_level)
+    return Dependencies(settings, StreamManifestCreator(build_core(settings)))
 
 
 @inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    parts = _parts()
-    return parts["creator"].handle(event, deadline_check(context, parts["margin"]))
+    deps = dependencies()
+    deadline = Deadline.from_context(context, deps.settings.deadline_margin_seconds)
+    return deps.creator.handle(event, deadline.passed)

@@ -70,7 +70,7 @@ def test_the_handler_builds_manifests_for_the_days_in_the_batch(stack, monkeypat
     from stream_manifest_creator import handler as module
 
     monkeypatch.setenv("MAX_FILES_PER_MANIFEST", "4")
-    monkeypatch.setattr(module, "_state", {})
+    module.dependencies.cache_clear()  # a fresh cold start
     files = t.file_store(TRACKING_TABLE)
     keys = track_pending(files, DAY, 9)
     other = track_pending(files, OTHER_DAY, 4)
