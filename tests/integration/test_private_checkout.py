@@ -258,9 +258,9 @@ def _use_ministack(stack: dict[str, str]) -> dict[str, object]:
         name: boto3.client(
             name,
             endpoint_url=stack["AWS_ENDPOINT_URL"],
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            region_name=stack["AWS_DEFAULT_REGION"],
+            aws_access_key_id=stack["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=stack["AWS_SECRET_ACCESS_KEY"],
         )
         for name in ("lambda", "s3", "glue")
     }

@@ -33,7 +33,7 @@ def token() -> str:
 def healthy() -> bool:
     try:
         with urllib.request.urlopen(f"{url()}/_stats", timeout=2) as response:  # noqa: S310 (loopback)
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 

@@ -38,7 +38,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
