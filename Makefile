@@ -132,5 +132,6 @@ lock: ## re-pin requirements/*.txt from requirements/*.in
 	$(call lock_one,checkov,$(PY312_BIN))
 	rm -rf .local/lock
 
-clean: down ## stop the stack and remove build output and local state
-	rm -rf build .local/ministack .local/mariadb .local/sshd .local/sftp-root .local/terraform .local/build
+clean: ## stop the stack and remove build output and local state
+	@$(DEVSTACK) clean
+	rm -rf build

@@ -4,7 +4,8 @@ Tests marked ``integration`` or ``e2e`` get the local stack: if nothing is runni
 starts ministack, MariaDB and sshd (and stops what it started at the end; LP_KEEP_STACK=1 keeps
 them). With LP_STACK=external nothing is started and the endpoints come from the environment
 (AWS_ENDPOINT_URL, MYSQL_URL, SFTP_*), e.g. LocalStack and MySQL from docker-compose.
-A stack that cannot start is an error, never a skip.
+A stack that cannot start is an error, never a skip. Tests also marked ``own_stack`` start servers of
+their own and do not need the session's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ STACK_KEYS = ("AWS_ENDPOINT_URL", "MYSQL_URL", "SFTP_HOST", "SFTP_PORT", "SFTP_U
 
 
 def _needs_stack(item: pytest.Item) -> bool:
+    if item.get_closest_marker("own_stack") is not None:
+        return False
     return item.get_closest_marker("integration") is not None or item.get_closest_marker("e2e") is not None
 
 

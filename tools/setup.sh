@@ -63,6 +63,9 @@ find_python() {  # find_python <major.minor> <env override>
 py39=$(find_python 3.9 "${PYTHON39:-}")
 py311=$(find_python 3.11 "${PYTHON311:-}")
 
+# .local/ holds the local stack's secrets (keys, passwords, Terraform state): the invoking user's alone.
+mkdir -p .local && chmod 700 .local
+
 venv() {  # venv <dir> <lock file> [python]
   local dir=$1 lock=$2 python=${3:-$py312} stamp=$1/.lock.sha256 want
   want=$(sha256sum "$lock" | cut -d' ' -f1)
@@ -81,7 +84,6 @@ venv() {  # venv <dir> <lock file> [python]
   echo "$want" > "$stamp"
 }
 
-mkdir -p .local
 venv .venv requirements/dev.txt
 venv .local/venv-ministack requirements/ministack.txt
 venv .local/venv-runtime requirements/runtime.txt

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 
-from . import fake_api, mariadb, ministack, paths, sshd, terraform
+from . import fake_api, homes, mariadb, ministack, paths, private, sshd, terraform
 from .proc import StackError, pid_alive
 from .stack import PARTS, stack_env, start_all
 
@@ -42,6 +43,17 @@ def down() -> None:
         print(f"==> {name}: {'stopped' if part.down() else 'was not running'}", flush=True)
 
 
+# What `clean` removes: the servers' state (not the virtualenvs, logs or generated secrets).
+STATE = ("ministack", "mariadb", "sshd", "sftp-root", "terraform", "build")
+
+
+def clean() -> None:
+    down()
+    homes.remove_homes()
+    for name in STATE:
+        shutil.rmtree(paths.LOCAL / name, ignore_errors=True)
+
+
 def status() -> int:
     rows = (
         ("fake API", fake_api.PID, fake_api.healthy()),
@@ -60,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     up_parser = sub.add_parser("up", help="start the local stack (and deploy the local Terraform root)")
     up_parser.add_argument("--no-deploy", action="store_true", help="start the services only")
     sub.add_parser("down", help="stop everything `up` started")
+    sub.add_parser("clean", help="stop the stack and remove its state (datadir, keys, Terraform state)")
     sub.add_parser("status", help="say what runs")
     sub.add_parser("env", help="print `export` lines for the stack's endpoints and credentials")
     sub.add_parser("deploy", help="terraform apply the local root")
@@ -70,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             up(deploy=not args.no_deploy)
         elif args.command == "down":
             down()
+        elif args.command == "clean":
+            clean()
         elif args.command == "status":
             return status()
         elif args.command == "env":
@@ -78,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "deploy":
             terraform.apply()
         elif args.command == "sftp-keys":
+            private.make_private(paths.LOCAL)
             sshd.ensure_keys()
             print(f"keys and known_hosts in {sshd.DIR}")
     except StackError as error:

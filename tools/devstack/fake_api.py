@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from . import paths
+from . import paths, private
 from .proc import StackError, pid_alive, port_open, spawn, stop, wait_until
 
 DIR = paths.LOCAL / "fake-alerts-api"
@@ -26,16 +26,14 @@ def url() -> str:
 
 def token() -> str:
     if not TOKEN_FILE.exists():
-        DIR.mkdir(parents=True, exist_ok=True)
-        TOKEN_FILE.write_text(secrets.token_urlsafe(24))
-        TOKEN_FILE.chmod(0o600)
+        private.write_private(TOKEN_FILE, secrets.token_urlsafe(24))
     return TOKEN_FILE.read_text().strip()
 
 
 def healthy() -> bool:
     try:
         with urllib.request.urlopen(f"{url()}/_stats", timeout=2) as response:  # noqa: S310 (loopback)
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 

@@ -1,25 +1,29 @@
-"""MariaDB with a throwaway datadir under .local/, on a loopback port."""
+"""MariaDB with a throwaway datadir, on a loopback port.
+
+Our files (the generated password, the PID we stop) are in .local/mariadb/. The server's own
+(datadir, socket, its pid file, temporary files) are in its home: the same folder when a normal user
+runs the stack; as root, where the ``mysql`` account can reach them (homes.py), since mariadbd
+refuses to run as root.
+"""
 
 from __future__ import annotations
 
-import getpass
 import os
 import secrets
 import shutil
 import subprocess
 from pathlib import Path
 
-from . import paths
+from . import homes, paths, private
 from .proc import StackError, pid_alive, port_open, spawn, stop, wait_until
 
 DIR = paths.LOCAL / "mariadb"
-DATA = DIR / "data"
-SOCKET = DIR / "mysqld.sock"
 PID = DIR / "mariadbd.pid"
 LOG = paths.LOGS / "mariadb.log"
 PASSWORD_FILE = DIR / "password"
 DATABASE = "lambda_pipelines"
 USER = "lp"
+SERVICE_ACCOUNT = "mysql"  # Debian's mariadb-server account, which mariadbd runs under when we are root
 
 
 def _binary(name: str) -> str:
@@ -29,16 +33,22 @@ def _binary(name: str) -> str:
     return found
 
 
-def _os_user() -> str:
-    # mariadbd refuses to run as root; as root we run it as the packaged `mysql` account.
-    return "mysql" if os.geteuid() == 0 else getpass.getuser()
+def account() -> homes.Account:
+    return homes.server_account(SERVICE_ACCOUNT)
+
+
+def home() -> Path:
+    """The server's folder: datadir, socket, pid file and temporary files."""
+    return homes.server_home("mariadb", account())
+
+
+def socket_path() -> Path:
+    return home() / "mysqld.sock"
 
 
 def password() -> str:
     if not PASSWORD_FILE.exists():
-        DIR.mkdir(parents=True, exist_ok=True)
-        PASSWORD_FILE.write_text(secrets.token_urlsafe(18))
-        PASSWORD_FILE.chmod(0o600)
+        private.write_private(PASSWORD_FILE, secrets.token_urlsafe(18))
     return PASSWORD_FILE.read_text().strip()
 
 
@@ -47,10 +57,24 @@ def url(database: str = DATABASE) -> str:
 
 
 def admin_sql(sql: str) -> str:
-    """Run SQL as the datadir's admin account over the unix socket (no password involved)."""
-    admin = "root" if os.geteuid() == 0 else getpass.getuser()
+    """Run SQL as the datadir's admin account over the unix socket (no password involved): root, or
+    the normal user who created the datadir (unix-socket authentication, by uid)."""
+    socket = socket_path()
+    if not socket.exists():
+        raise StackError(
+            f"no MariaDB socket at {socket}: a MariaDB of an older checkout layout may be running; "
+            "run `make down` and start again"
+        )
     result = subprocess.run(
-        [_binary("mariadb"), "--no-defaults", f"--socket={SOCKET}", f"--user={admin}", "--batch", "-e", sql],
+        [
+            _binary("mariadb"),
+            "--no-defaults",
+            f"--socket={socket}",
+            f"--user={homes.invoking_user().name}",
+            "--batch",
+            "-e",
+            sql,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -60,26 +84,40 @@ def admin_sql(sql: str) -> str:
     return result.stdout
 
 
-def _initialise() -> None:
-    DATA.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(DIR, "mysql", "mysql")
-        shutil.chown(DATA, "mysql", "mysql")
+def _forget_old_layout() -> None:
+    """Before the server had a home of its own, root ran it on .local/mariadb/ (owned by mysql):
+    that datadir is throwaway and unreachable now, and the folder must be ours again."""
+    if os.geteuid() != 0 or account().is_invoking_user:
+        return
+    for leftover in ("data", "tmp"):
+        shutil.rmtree(DIR / leftover, ignore_errors=True)
+    for leftover in ("mysqld.sock", "mariadbd.server.pid"):
+        (DIR / leftover).unlink(missing_ok=True)
+    if DIR.exists() and DIR.stat().st_uid != 0:
+        os.chown(DIR, 0, 0)
+
+
+def _initialise(server_home: Path, server: homes.Account) -> None:
+    data = server_home / "data"
     result = subprocess.run(
         [
             _binary("mariadb-install-db"),
             "--no-defaults",
-            f"--datadir={DATA}",
-            f"--user={_os_user()}",
+            f"--datadir={data}",
+            f"--user={server.name}",
             "--auth-root-authentication-method=socket",
             "--skip-test-db",
         ],
         capture_output=True,
         text=True,
         check=False,
+        cwd=server_home,
+        env=homes.server_environment(server_home, server),
+        umask=private.UMASK,
+        **server.popen_kwargs(),
     )
     if result.returncode != 0:
-        shutil.rmtree(DATA, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
         raise StackError(f"mariadb-install-db failed:\n{result.stdout}\n{result.stderr}")
 
 
@@ -102,28 +140,40 @@ def start() -> bool:
         return False
     if port_open(paths.MYSQL_PORT):
         raise StackError(f"port {paths.MYSQL_PORT} is taken by another process; set LP_MYSQL_PORT")
-    if not (DATA / "mysql").exists():
-        _initialise()
+    _forget_old_layout()
+    private.make_dir(DIR)
+    server = account()
+    server_home = home()
+    socket = server_home / "mysqld.sock"
+    if not (server_home / "data" / "mysql").exists():
+        _initialise(server_home, server)
     argv = [
         _binary("mariadbd"),
         "--no-defaults",
-        f"--datadir={DATA}",
-        f"--socket={SOCKET}",
-        f"--pid-file={DIR / 'mariadbd.server.pid'}",
+        f"--datadir={server_home / 'data'}",
+        f"--socket={socket}",
+        f"--pid-file={server_home / 'mariadbd.server.pid'}",
+        f"--tmpdir={server_home / 'tmp'}",
         f"--bind-address={paths.HOST}",
         f"--port={paths.MYSQL_PORT}",
         "--skip-name-resolve",
-        f"--user={_os_user()}",
         "--innodb-buffer-pool-size=256M",
         "--innodb-flush-log-at-trx-commit=2",
         "--max-connections=300",
         "--character-set-server=utf8mb4",
         "--collation-server=utf8mb4_bin",
     ]
-    spawn(argv, PID, LOG)
-    wait_until(
-        lambda: port_open(paths.MYSQL_PORT) and Path(SOCKET).exists(), "MariaDB", timeout=60, log_file=LOG
+    # mariadbd sets its own file modes from these (default 0660, group mysql): ours alone instead.
+    env = homes.server_environment(server_home, server) | {"UMASK": "0600", "UMASK_DIR": "0700"}
+    spawn(
+        argv,
+        PID,
+        LOG,
+        env=env,
+        popen_kwargs=server.popen_kwargs(),
+        cwd=server_home,
     )
+    wait_until(lambda: port_open(paths.MYSQL_PORT) and socket.exists(), "MariaDB", timeout=60, log_file=LOG)
     _provision()
     return True
 

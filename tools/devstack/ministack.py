@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import paths
+from . import paths, private
 from .proc import StackError, http_ok, pid_alive, port_open, spawn, stop, wait_until
 
 DIR = paths.LOCAL / "ministack"
@@ -35,7 +35,9 @@ def start() -> bool:
     python = paths.MINISTACK_VENV / "bin" / "python"
     if not python.exists():
         raise StackError(f"{python} is missing: run `make setup`")
-    (DIR / "tmp").mkdir(parents=True, exist_ok=True)
+    # Lambda code and Glue scripts are unpacked here by ministack, as the invoking user (whose 0700
+    # .local/ they may enter wherever the checkout is); spawn()'s umask keeps them private.
+    private.make_dir(DIR / "tmp")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(
         BIND_HOST=paths.HOST,

@@ -10,6 +10,9 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from . import private
 
 
 class StackError(RuntimeError):
@@ -35,7 +38,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
@@ -57,19 +60,34 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float, log_file: P
     raise StackError(f"{what} not ready after {timeout:.0f}s{tail}")
 
 
-def spawn(argv: Sequence[str], pid_file: Path, log_file: Path, env: dict[str, str] | None = None) -> int:
-    """Start argv detached from our process group, logging to log_file; record its PID."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "wb") as log:
+def spawn(
+    argv: Sequence[str],
+    pid_file: Path,
+    log_file: Path,
+    env: dict[str, str] | None = None,
+    popen_kwargs: dict[str, Any] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start argv detached from our process group, logging to log_file; record its PID.
+
+    It runs under umask 077 (what it writes is its owner's alone, see private.py) and, with
+    ``popen_kwargs`` from ``homes.Account.popen_kwargs()``, as another account."""
+    log = private.open_private(log_file)  # ours; the server only inherits the descriptor
+    try:
         process = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
+            umask=private.UMASK,
+            **(popen_kwargs or {}),
         )
-    pid_file.write_text(f"{process.pid}\n")
+    finally:
+        os.close(log)
+    private.write_private(pid_file, f"{process.pid}\n")
     return process.pid
 
 
@@ -80,12 +98,17 @@ def _exited(pid: int) -> bool:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return True
     except ChildProcessError:
-        pass  # not our child: its parent reaps it
+        pass  # not our child: its parent (init, once `make up` has exited) reaps it, in its own time
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:  # exited, not yet reaped: done all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    except OSError:
+        return False
 
 
 def stop(pid_file: Path, name: str, timeout: float = 15) -> bool:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from . import paths
+from . import homes, paths, private
 from .proc import StackError, pid_alive, port_open, spawn, stop, wait_until
 
 DIR = paths.LOCAL / "sshd"
@@ -24,7 +23,8 @@ UPLOAD_DIR = "upload"
 
 
 def user() -> str:
-    return getpass.getuser()
+    """The SFTP login: the invoking user (sshd run by a normal user can log in no one else)."""
+    return homes.invoking_user().name
 
 
 def chrooted() -> bool:
@@ -53,7 +53,7 @@ def local_upload_dir() -> Path:
 def _keygen(path: Path, comment: str) -> None:
     if path.exists():
         return
-    subprocess.run(
+    subprocess.run(  # under umask 077: the private key and its .pub are ours alone
         [
             shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen",
             "-q",
@@ -67,6 +67,7 @@ def _keygen(path: Path, comment: str) -> None:
             str(path),
         ],
         check=True,
+        umask=private.UMASK,
     )
 
 
@@ -77,18 +78,18 @@ def known_hosts_line() -> str:
 
 def ensure_keys() -> None:
     """Host and client keys (and the known_hosts line), kept across restarts; also used by docker-compose."""
-    DIR.mkdir(parents=True, exist_ok=True)
+    private.make_dir(DIR)
     _keygen(HOST_KEY, "lambda-pipelines-local-host")
     _keygen(CLIENT_KEY, "lambda-pipelines-local-client")
-    KNOWN_HOSTS.write_text(known_hosts_line() + "\n")
+    private.write_private(KNOWN_HOSTS, known_hosts_line() + "\n")
 
 
 def _write_config() -> None:
-    (DIR / "authorized_keys").mkdir(parents=True, exist_ok=True)
-    (DIR / "authorized_keys" / user()).write_text(CLIENT_KEY.with_suffix(".pub").read_text())
-    CHROOT.mkdir(parents=True, exist_ok=True)
-    (CHROOT / UPLOAD_DIR).mkdir(exist_ok=True)
-    CHROOT.chmod(0o755)
+    # sshd runs as root or as the invoking user (the only login): either may enter .local/.
+    private.write_private(DIR / "authorized_keys" / user(), CLIENT_KEY.with_suffix(".pub").read_text())
+    # A chroot must be root's and writable by no one else; 0700 is enough for a root login.
+    private.make_dir(CHROOT)
+    private.make_dir(CHROOT / UPLOAD_DIR)
     lines = [
         f"Port {paths.SFTP_PORT}",
         f"ListenAddress {paths.HOST}",
@@ -112,7 +113,7 @@ def _write_config() -> None:
     ]
     if chrooted():
         lines.append(f"ChrootDirectory {CHROOT}")
-    CONFIG.write_text("\n".join(lines) + "\n")
+    private.write_private(CONFIG, "\n".join(lines) + "\n")
 
 
 def start() -> bool:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import types
 
-from . import fake_api, mariadb, ministack, paths, sshd
+from . import fake_api, mariadb, ministack, paths, private, sshd
 
 PARTS: tuple[tuple[str, types.ModuleType], ...] = (
     ("ministack", ministack),
@@ -43,9 +42,7 @@ def stack_env() -> dict[str, str]:
 def trigger_secret() -> str:
     """The shared secret Airflow sends to the trigger ALB (generated once per checkout)."""
     if not TRIGGER_SECRET_FILE.exists():
-        TRIGGER_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        TRIGGER_SECRET_FILE.write_text(secrets.token_urlsafe(32))
-        os.chmod(TRIGGER_SECRET_FILE, 0o600)
+        private.write_private(TRIGGER_SECRET_FILE, secrets.token_urlsafe(32))
     return TRIGGER_SECRET_FILE.read_text().strip()
 
 
@@ -71,24 +68,27 @@ def terraform_secrets() -> str:
 
 def write_env() -> dict[str, str]:
     env = stack_env()
-    paths.STACK_ENV.parent.mkdir(parents=True, exist_ok=True)
-    paths.STACK_ENV.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    os.chmod(paths.STACK_ENV, 0o600)
+    private.write_private(paths.STACK_ENV, "".join(f"{k}={v}\n" for k, v in env.items()))
     return env
 
 
 def start_all(progress: bool = False) -> list[types.ModuleType]:
-    """Start every part that is down; return the parts started now (to stop them later)."""
-    paths.LOGS.mkdir(parents=True, exist_ok=True)
-    started = []
-    for name, part in PARTS:
-        if part.start():
-            started.append(part)
-            if progress:
-                print(f"==> {name}: started", flush=True)
-        elif progress:
-            print(f"==> {name}: already running", flush=True)
-    write_env()
+    """Start every part that is down; return the parts started now (to stop them later). If one
+    cannot start, those started now are stopped again before the error is raised."""
+    private.make_private(paths.LOCAL)
+    started: list[types.ModuleType] = []
+    try:
+        for name, part in PARTS:
+            if part.start():
+                started.append(part)
+                if progress:
+                    print(f"==> {name}: started", flush=True)
+            elif progress:
+                print(f"==> {name}: already running", flush=True)
+        write_env()
+    except BaseException:  # also Ctrl-C: no half-started stack is left running
+        stop(started)
+        raise
     return started
 
 
