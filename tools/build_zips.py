@@ -8,16 +8,28 @@ pipeline's core such as ``ndjson_to_parquet``), and only those go into its zip, 
 pipeline's core never touches another pipeline's functions.
 
 The zips are byte-reproducible: the same sources and pinned requirements give the same bytes
-(sorted entries, fixed timestamps and permissions, no bytecode). Dependencies are installed for
-the Lambda platform (manylinux x86_64, CPython 3.12, wheels only) and cached under
-.local/build/deps by the hash of the requirements, so a rebuild does not reach the registry.
-boto3/botocore are not bundled: the python3.12 runtime provides them.
+(sorted entries, fixed timestamps and permissions). Dependencies are installed for the Lambda
+platform (manylinux x86_64, CPython 3.12, wheels only) and cached under .local/build/deps by the
+hash of the requirements, so a rebuild does not reach the registry. boto3/botocore are not
+bundled: the python3.12 runtime provides them.
+
+Every ``.py`` in a zip has its bytecode beside it (``__pycache__/<module>.cpython-312.pyc``): Lambda's
+``/var/task`` is read-only, so without it every cold start compiles every module it imports. The
+``.pyc`` are unchecked-hash ones (PEP 552): the runtime loads them without comparing timestamps, and
+they hold no time, only the source's hash, so they are as reproducible as the sources. They are
+compiled by this interpreter, which must be CPython 3.12 like the runtime, in a child process with a
+fixed hash seed and no site packages, and record the file's path inside the zip as its file name
+(the runtime substitutes the real path when it loads them). Dependencies are compiled once, into
+the cache. The bytes depend on the 3.12 release that compiles them (a bug-fix release may change
+the compiler's output), so that version is part of the cache key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -32,9 +44,11 @@ OUT = REPO / "build"
 CACHE = REPO / ".local" / "build" / "deps"
 PLATFORM = os.environ.get("LAMBDA_PLATFORM", "manylinux2014_x86_64")
 PYTHON_VERSION = "3.12"
+# importlib's name for 3.12 bytecode files: __pycache__/<module>.cpython-312.pyc
+CACHE_TAG = "cpython-312"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 # Part of the dependency cache key: bump it when install_dependencies changes what it leaves behind.
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 
@@ -95,10 +109,53 @@ def requirement_lines(service_dir: Path) -> list[str]:
     return sorted(set(lines))
 
 
+def require_runtime_python() -> None:
+    """Bytecode is only loaded by the Python that wrote it: refuse to compile with any other."""
+    if sys.implementation.cache_tag != CACHE_TAG:
+        raise SystemExit(
+            f"tools/build_zips.py compiles bytecode for the python{PYTHON_VERSION} Lambda runtime and must"
+            f" run under CPython {PYTHON_VERSION}; this is {platform.python_implementation()}"
+            f" {platform.python_version()} ({sys.executable}). Use .venv/bin/python (`make build`)."
+        )
+
+
+def pyc_name(name: str) -> str:
+    """Where importlib looks for the bytecode of the module at ``name`` (a path inside the zip)."""
+    folder, _, file = name.rpartition("/")
+    return f"{folder}/__pycache__/{file[:-3]}.{CACHE_TAG}.pyc".lstrip("/")
+
+
+# Run in a child with PYTHONHASHSEED=0 and no site: nothing hash-ordered or left over from this process
+# (pytest, pip, another venv's .pth files) can reach the marshalled code.
+COMPILER = """
+import json, py_compile, sys
+for source, name, pyc in json.load(sys.stdin):
+    py_compile.compile(source, cfile=pyc, dfile=name, doraise=True, optimize=0,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+"""
+
+
+def compile_bytecode(entries: list[tuple[str, Path]], out: Path) -> list[tuple[str, Path]]:
+    """Compile each .py entry to ``out/<its pyc name>``; return the .pyc as zip entries."""
+    require_runtime_python()
+    jobs = [(str(path), name, str(out / pyc_name(name))) for name, path in entries if name.endswith(".py")]
+    result = subprocess.run(
+        [sys.executable, "-S", "-s", "-c", COMPILER],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        env={"PYTHONHASHSEED": "0"},
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"compiling bytecode failed:\n{result.stderr}")
+    return [(pyc_name(name), Path(pyc)) for _, name, pyc in jobs]
+
+
 def install_dependencies(requirements: list[str]) -> Path:
-    """Install requirements for the Lambda platform into a cache folder keyed by their hash."""
+    """Install and compile requirements for the Lambda platform into a cache folder keyed by their hash."""
     key = hashlib.sha256(
-        "\n".join([CACHE_FORMAT, PLATFORM, PYTHON_VERSION, *requirements]).encode()
+        "\n".join([CACHE_FORMAT, PLATFORM, PYTHON_VERSION, platform.python_version(), *requirements]).encode()
     ).hexdigest()[:16]
     target = CACHE / key
     if (target / ".complete").exists():
@@ -140,11 +197,13 @@ def install_dependencies(requirements: list[str]) -> Path:
     for record in target.glob("*.dist-info/RECORD"):
         lines = record.read_text().splitlines(keepends=True)
         record.write_text("".join(line for line in lines if not line.startswith("../")))
+    compile_bytecode(walk(target, ""), target)
     (target / ".complete").write_text(key)
     return target
 
 
 def walk(root: Path, prefix: str) -> list[tuple[str, Path]]:
+    """The files under root as (name in the zip, path), leaving out tests, caches and bytecode."""
     entries = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
@@ -179,17 +238,23 @@ def write_zip(entries: list[tuple[str, Path]], destination: Path) -> str:
 
 
 def build(service: str) -> tuple[Path, str]:
+    require_runtime_python()
     service_dir = service_dirs()[service]
     deps = install_dependencies(requirement_lines(service_dir))
     entries = walk(deps, "")
+    # Compiled into the cache by install_dependencies, beside each source.
+    entries += [(pyc_name(name), deps / pyc_name(name)) for name, _ in entries if name.endswith(".py")]
+    ours: list[tuple[str, Path]] = []
     library = library_packages()
     for name in declared_packages(service_dir):
-        entries += walk(library[name], f"{name}/")
+        ours += walk(library[name], f"{name}/")
     for package in packages(service_dir):
-        entries += walk(package, f"{package.name}/")
+        ours += walk(package, f"{package.name}/")
     OUT.mkdir(exist_ok=True)
     destination = OUT / f"{service}.zip"
-    return destination, write_zip(entries, destination)
+    with tempfile.TemporaryDirectory() as compiled:
+        entries += ours + compile_bytecode(ours, Path(compiled))
+        return destination, write_zip(entries, destination)
 
 
 def main(argv: list[str]) -> int:

@@ -1,10 +1,14 @@
 """Every service zip is reproducible, carries what it needs and nothing it should not, and imports
-in a clean Lambda-like interpreter (ministack's own site-packages would hide a missing dependency)."""
+in a clean Lambda-like interpreter (ministack's own site-packages would hide a missing dependency)
+from a read-only folder, using the zip's bytecode."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import marshal
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -14,10 +18,13 @@ from pathlib import Path
 import pytest
 
 import build_zips
+import lambda_import
 
 REPO = Path(__file__).resolve().parents[2]
-RUNTIME_PYTHON = REPO / ".local" / "venv-runtime" / "bin" / "python"
 SERVICES = build_zips.services()
+# PEP 552 header of a CPython 3.12 .pyc: magic number 3531, flags 0b01 (hash-based, source not checked).
+MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = 0b01
 
 
 def _sha256(path: Path) -> str:
@@ -87,39 +94,62 @@ def test_zip_contents(service: str):
     assert any(name.startswith("structlog/") for name in names)
     for package in build_zips.packages(build_zips.service_dirs()[service]):
         assert f"{package.name}/handler.py" in names
-    forbidden = [
-        name
-        for name in names
-        if "/tests/" in f"/{name}"
-        or "__pycache__" in name
-        or name.endswith(".pyc")
-        or name.startswith("boto3/")
-    ]
+    forbidden = [name for name in names if "/tests/" in f"/{name}" or name.startswith("boto3/")]
     assert forbidden == []
     assert {info.date_time for info in zipfile.ZipFile(path).infolist()} == {build_zips.FIXED_TIME}
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_handler_imports_in_clean_runtime(service: str, tmp_path: Path):
-    assert RUNTIME_PYTHON.exists(), "run `make setup` (builds .local/venv-runtime)"
+def test_every_module_has_its_312_bytecode_and_nothing_else_is_compiled(service: str):
+    """One unchecked-hash .pyc per .py where the 3.12 runtime looks for it, made from that source."""
     path, _ = build_zips.build(service)
-    zipfile.ZipFile(path).extractall(tmp_path)
-    for package in build_zips.packages(build_zips.service_dirs()[service]):
-        code = (
-            "import sys; sys.path.insert(0, sys.argv[1]); import importlib; "
-            f"module = importlib.import_module('{package.name}.handler'); "
-            "assert callable(module.lambda_handler); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pipelines_shared', 'structlog')))"
-        )
-        # -I: isolated (no user site, no PYTHONPATH, no cwd); the env has no AWS settings at all,
-        # so an import that reaches the network or reads a setting at import time fails here.
-        result = subprocess.run(
-            [str(RUNTIME_PYTHON), "-I", "-c", code, str(tmp_path)],
-            capture_output=True,
-            text=True,
-            env={"PATH": "/usr/bin:/bin"},
-            cwd=tmp_path,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "pipelines_shared" in result.stdout
+    archive = zipfile.ZipFile(path)
+    sources = [name for name in archive.namelist() if name.endswith(".py")]
+    expected = {
+        posixpath.join(
+            posixpath.dirname(name), "__pycache__", posixpath.basename(name)[:-3] + ".cpython-312.pyc"
+        ): name
+        for name in sources
+    }
+    compiled = [name for name in archive.namelist() if lambda_import.is_bytecode(name)]
+    assert sorted(compiled) == sorted(expected)
+    for pyc, source in expected.items():
+        data = archive.read(pyc)
+        assert data[:4] == MAGIC_312, pyc
+        assert int.from_bytes(data[4:8], "little") == UNCHECKED_HASH, pyc
+        assert data[8:16] == importlib.util.source_hash(archive.read(source)), f"{pyc} is not {source}'s"
+        # The path inside the zip, not the path of the checkout that built it.
+        assert marshal.loads(data[16:]).co_filename == source  # noqa: S302 (our own build output)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_handler_imports_in_clean_runtime(service: str):
+    """The handler imports from a read-only copy of the zip (Lambda's /var/task) with the runtime's
+    interpreter and no AWS settings, every module of the zip from its bytecode, writing nothing."""
+    path, _ = build_zips.build(service)
+    names = set(zipfile.ZipFile(path).namelist())
+    with lambda_import.read_only_task(path) as task:
+        before = lambda_import.snapshot(task)
+        for package in build_zips.packages(build_zips.service_dirs()[service]):
+            result = lambda_import.import_module(task, f"{package.name}.handler", audit=True)
+            assert result.lambda_handler
+            assert f"{package.name}.handler" in result.modules
+            assert "pipelines_shared.log" in result.modules
+            assert result.compiled == []
+            assert result.writes == []
+            cached = {pyc for pyc in result.modules.values() if pyc}
+            assert cached <= names
+        assert lambda_import.snapshot(task) == before
+
+
+def test_import_probe_sees_modules_compiled_without_bytecode():
+    """The check above can fail: from the same zip without its .pyc, every module is compiled and the
+    runtime tries to write its bytecode into the read-only folder, and the probe reports both."""
+    path, _ = build_zips.build("example-worker")
+    with lambda_import.read_only_task(path, bytecode=False) as task:
+        before = lambda_import.snapshot(task)
+        result = lambda_import.import_module(task, "example_worker.handler", audit=True)
+        assert "example_worker/handler.py" in result.compiled
+        assert "pipelines_shared/log.py" in result.compiled
+        assert "example_worker/__pycache__" in result.writes
+        assert lambda_import.snapshot(task) == before
