@@ -23,8 +23,7 @@ from typing import Any
 
 from ndjson_to_parquet.contract import MANIFEST_KEY_PREFIX
 from pipelines_shared.clock import Clock, utc_now
-from pipelines_shared.tracking import DynamoDBTrackingStore
-from pipelines_shared.tracking.dynamodb import status_shard
+from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore, status_shard
 
 PARTITION_KEY = "date_prefix"
 SORT_KEY = "file_key"

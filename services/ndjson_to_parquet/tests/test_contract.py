@@ -10,7 +10,7 @@ import pytest
 from ndjson_to_parquet import contract as c
 from ndjson_to_parquet import tracking as t
 from pipelines_shared.retry import PermanentError
-from pipelines_shared.tracking import DynamoDBTrackingStore
+from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore
 
 NOW = datetime(2026, 2, 1, 12, 0, 5, tzinfo=UTC)
 

@@ -39,8 +39,9 @@ from ndjson_to_parquet import tracking as t
 from ndjson_to_parquet.claims import ClaimUnresolved, plan_batches
 from ndjson_to_parquet.manifests import lookback_dates
 from pipelines_shared import aws
-from pipelines_shared.tracking import MemoryTrackingStore, TrackedItem
+from pipelines_shared.tracking import TrackedItem
 from pipelines_shared.tracking.dynamodb import create_table
+from pipelines_shared.tracking.memory import MemoryTrackingStore
 
 
 @pytest.fixture

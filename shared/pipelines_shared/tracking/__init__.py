@@ -1,21 +1,14 @@
 """Tracking store: the status of many items, changed with compare-and-set.
 
-Adapters: :class:`DynamoDBTrackingStore`, :class:`MemoryTrackingStore` (tests), and
-``pipelines_shared.tracking.sql.SqlTrackingStore``, which is not imported here so that services
-without SQLAlchemy can use the rest.
+This package exports the port: :class:`TrackingStore`, :class:`TrackedItem` and the errors. Each
+adapter is imported from its own module, so a service loads only the one it uses (a Lambda pays for
+every import at each cold start): ``pipelines_shared.tracking.dynamodb.DynamoDBTrackingStore``,
+``pipelines_shared.tracking.sql.SqlTrackingStore`` (needs SQLAlchemy) and
+``pipelines_shared.tracking.memory.MemoryTrackingStore`` (tests).
 """
 
 from pipelines_shared.tracking.base import TrackingStore
-from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore
 from pipelines_shared.tracking.exceptions import InvalidItemError, TrackingError
-from pipelines_shared.tracking.memory import MemoryTrackingStore
 from pipelines_shared.tracking.types import TrackedItem
 
-__all__ = [
-    "DynamoDBTrackingStore",
-    "InvalidItemError",
-    "MemoryTrackingStore",
-    "TrackedItem",
-    "TrackingError",
-    "TrackingStore",
-]
+__all__ = ["InvalidItemError", "TrackedItem", "TrackingError", "TrackingStore"]

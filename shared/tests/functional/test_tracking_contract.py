@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines_shared import aws
-from pipelines_shared.tracking import DynamoDBTrackingStore, TrackingStore
-from pipelines_shared.tracking.dynamodb import create_table, delete_table
+from pipelines_shared.tracking import TrackingStore
+from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore, create_table, delete_table
 from pipelines_shared.tracking.sql import SqlTrackingStore, create_schema, drop_schema
 from tracking_contract import TrackingStoreContract
 

@@ -1,4 +1,5 @@
-"""What importing the package costs a Lambda: no network, no client, no SQLAlchemy."""
+"""What importing the package costs a Lambda: no network, no client, no SQLAlchemy, and nothing a
+module does not need."""
 
 from __future__ import annotations
 
@@ -38,3 +39,30 @@ def test_importing_the_package_touches_no_network_and_no_sql_dependencies() -> N
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+LIGHT = """
+import sys
+
+import pipelines_shared
+import pipelines_shared.log
+import pipelines_shared.tracking
+
+heavy = {"boto3", "botocore", "aws_lambda_powertools", "tenacity", "sqlalchemy", "paramiko"}
+print(sorted(heavy & {name.split(".")[0] for name in sys.modules}))
+"""
+
+
+def test_the_package_and_the_tracking_port_import_no_adapter_and_no_sdk() -> None:
+    """A service that logs and speaks TrackingStore loads no boto3 or Powertools for it: each cold start
+    pays for every import, so the packages re-export nothing heavy (adapters come from their modules)."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT],
+        cwd=SHARED,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from moto import mock_aws
 
 from pipelines_shared import aws
-from pipelines_shared.tracking import DynamoDBTrackingStore, MemoryTrackingStore, TrackingStore
-from pipelines_shared.tracking.dynamodb import create_table
+from pipelines_shared.tracking import TrackingStore
+from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore, create_table
+from pipelines_shared.tracking.memory import MemoryTrackingStore
 from pipelines_shared.tracking.sql import SqlTrackingStore, create_schema
 from tracking_contract import TrackingStoreContract
 

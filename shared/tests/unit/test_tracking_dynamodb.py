@@ -11,8 +11,8 @@ from moto import mock_aws
 
 from pipelines_shared import aws
 from pipelines_shared.retry import RetryPolicy
-from pipelines_shared.tracking import DynamoDBTrackingStore, InvalidItemError, TrackedItem
-from pipelines_shared.tracking.dynamodb import create_table
+from pipelines_shared.tracking import InvalidItemError, TrackedItem
+from pipelines_shared.tracking.dynamodb import DynamoDBTrackingStore, create_table
 
 
 class FixedClock:

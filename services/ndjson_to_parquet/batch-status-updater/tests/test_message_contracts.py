@@ -15,7 +15,8 @@ from contract_schemas import contract
 from ndjson_to_parquet import contract as c
 from ndjson_to_parquet import tracking as t
 from pipelines_shared import aws
-from pipelines_shared.tracking import MemoryTrackingStore, TrackedItem
+from pipelines_shared.tracking import TrackedItem
+from pipelines_shared.tracking.memory import MemoryTrackingStore
 
 MANIFEST = contract("ndjson_to_parquet", "manifest")
 EVENT = contract("ndjson_to_parquet", "status-update")
