@@ -12,6 +12,9 @@ left out: it is the same for both). After a warm-up run of each, the two alterna
 the table shows medians of the wall time and of the CPU time (steadier when the machine is busy).
 Afterwards both folders are checked to be unchanged.
 
+For scale, a last row times ``import boto3`` alone in the same interpreter: every handler needs it on
+every path, so no handler can import faster on this machine.
+
 ``--importtime`` also runs each handler once more with ``-X importtime`` from the bytecode folder and
 lists, per service, the top-level packages whose own module code took the most time.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +94,14 @@ def measure(service: str, module: str, repeat: int, importtime: bool, top: int) 
     return Measured(service, fast, slow, cpu_fast, cpu_slow, len(result.modules), profile)
 
 
+def boto3_alone(repeat: int) -> tuple[float, float]:
+    """Median wall and CPU ms of importing the runtime's boto3 alone: the floor under every handler here."""
+    with tempfile.TemporaryDirectory() as empty:
+        lambda_import.import_module(Path(empty), "boto3")
+        runs = [lambda_import.import_module(Path(empty), "boto3") for _ in range(repeat)]
+    return statistics.median(r.import_ms for r in runs), statistics.median(r.cpu_ms for r in runs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -123,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = f"{statistics.median(m.cpu_with):>11.0f} {statistics.median(m.cpu_without):>7.0f}"
         times = f"{fast:>11.0f} {spread:>11} {slow:>10.0f} {slow / fast:>7.1f}x"
         print(f"{m.service:<24} {times} {cpu} {m.modules:>7}")
+    floor, floor_cpu = boto3_alone(args.repeat)
+    print(f"{'(import boto3 alone)':<24} {floor:>11.0f} {'':>11} {'':>10} {'':>8} {floor_cpu:>11.0f}")
     for m in results:
         if m.profile:
             print(f"\n{m.service}: self time by top-level package (-X importtime, with bytecode)")
