@@ -4,6 +4,7 @@ from a read-only folder, using the zip's bytecode."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import marshal
@@ -27,6 +28,13 @@ MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH = 0b01
 
 
+@functools.cache
+def _built(service: str) -> tuple[Path, str]:
+    # Once per session: the sources do not change while the tests run, and a build compresses every
+    # file of the zip again (sftp-worker's takes ~10 s of CPU here).
+    return build_zips.build(service)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -46,7 +54,7 @@ def test_every_service_is_packaged():
 def test_zip_holds_exactly_the_declared_packages(service: str):
     """The service's own package and what its service.toml declares; no other pipeline's core."""
     folder = build_zips.service_dirs()[service]
-    path, _ = build_zips.build(service)
+    path, _ = _built(service)
     top_level = {name.split("/", 1)[0] for name in zipfile.ZipFile(path).namelist() if "/" in name}
     repository = set(build_zips.library_packages()) | {
         p.name for f in build_zips.service_dirs().values() for p in build_zips.packages(f)
@@ -58,7 +66,7 @@ def test_zip_holds_exactly_the_declared_packages(service: str):
 @pytest.mark.parametrize("service", SERVICES)
 def test_zip_is_byte_reproducible_in_another_checkout(service: str, tmp_path: Path):
     """Same sources, another path, new file times, an empty dependency cache: the same bytes."""
-    _, digest = build_zips.build(service)
+    _, digest = _built(service)
     other = tmp_path / "elsewhere" / "lambda-pipelines"
     service_dir = build_zips.service_dirs()[service].relative_to(REPO)
     library = build_zips.library_packages()
@@ -87,7 +95,7 @@ def test_zip_is_byte_reproducible_in_another_checkout(service: str, tmp_path: Pa
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_zip_contents(service: str):
-    path, _ = build_zips.build(service)
+    path, _ = _built(service)
     names = zipfile.ZipFile(path).namelist()
     assert names == sorted(names)
     assert "pipelines_shared/__init__.py" in names
@@ -102,7 +110,7 @@ def test_zip_contents(service: str):
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_module_has_its_312_bytecode_and_nothing_else_is_compiled(service: str):
     """One unchecked-hash .pyc per .py where the 3.12 runtime looks for it, made from that source."""
-    path, _ = build_zips.build(service)
+    path, _ = _built(service)
     archive = zipfile.ZipFile(path)
     sources = [name for name in archive.namelist() if name.endswith(".py")]
     expected = {
@@ -126,7 +134,7 @@ def test_every_module_has_its_312_bytecode_and_nothing_else_is_compiled(service:
 def test_handler_imports_in_clean_runtime(service: str):
     """The handler imports from a read-only copy of the zip (Lambda's /var/task) with the runtime's
     interpreter and no AWS settings, every module of the zip from its bytecode, writing nothing."""
-    path, _ = build_zips.build(service)
+    path, _ = _built(service)
     names = set(zipfile.ZipFile(path).namelist())
     with lambda_import.read_only_task(path) as task:
         before = lambda_import.snapshot(task)
@@ -145,7 +153,7 @@ def test_handler_imports_in_clean_runtime(service: str):
 def test_import_probe_sees_modules_compiled_without_bytecode():
     """The check above can fail: from the same zip without its .pyc, every module is compiled and the
     runtime tries to write its bytecode into the read-only folder, and the probe reports both."""
-    path, _ = build_zips.build("example-worker")
+    path, _ = _built("example-worker")
     with lambda_import.read_only_task(path, bytecode=False) as task:
         before = lambda_import.snapshot(task)
         result = lambda_import.import_module(task, "example_worker.handler", audit=True)
