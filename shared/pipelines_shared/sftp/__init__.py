@@ -31,6 +31,8 @@ Modules: :mod:`.config` (``SftpConfig``), :mod:`.known_hosts` (host key verifica
 transport and SFTP client, extended).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from pipelines_shared.sftp.config import SftpConfig
 from pipelines_shared.sftp.errors import (
     DeadlineExceeded,
@@ -41,7 +43,20 @@ from pipelines_shared.sftp.errors import (
     SftpUnavailable,
 )
 from pipelines_shared.sftp.names import MAX_NAME_LENGTH, safe_remote_name
-from pipelines_shared.sftp.session import SftpSession
+
+if TYPE_CHECKING:
+    from pipelines_shared.sftp.session import SftpSession
+
+
+def __getattr__(name: str) -> Any:
+    # SftpSession brings paramiko and cryptography (~120 ms of a cold start): loaded when first asked
+    # for, so code that only names remote files (safe_remote_name) does not pay for it.
+    if name == "SftpSession":
+        from pipelines_shared.sftp.session import SftpSession
+
+        return SftpSession
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_NAME_LENGTH",

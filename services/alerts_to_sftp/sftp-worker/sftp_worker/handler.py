@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts_to_sftp.staging import MySqlPayloadStore, PayloadStore, S3PayloadStore
 from alerts_to_sftp.tracking import TABLE
@@ -15,10 +15,13 @@ from pipelines_shared.db import engine_from_secret
 from pipelines_shared.deadline import Deadline
 from pipelines_shared.log import configure_logging, inject_lambda_context
 from pipelines_shared.settings import get_parameter, get_secret_json, load_settings
-from pipelines_shared.sftp import SftpConfig, SftpSession
+from pipelines_shared.sftp import SftpConfig
 from pipelines_shared.tracking.sql import SqlTrackingStore
 
 from .worker import Worker, payload_router
+
+if TYPE_CHECKING:
+    from pipelines_shared.sftp.session import SftpSession
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +73,15 @@ def sftp_config(settings: Settings) -> SftpConfig:
     )
 
 
+def open_session(settings: Settings, deadline: Deadline) -> SftpSession:
+    """The batch's SFTP connection, opened by the worker when a record first needs it."""
+    # Imported here: paramiko and cryptography cost ~120 ms of a cold start, and a batch of duplicates
+    # or poison messages never opens a session.
+    from pipelines_shared.sftp.session import SftpSession
+
+    return SftpSession(sftp_config(settings), deadline=deadline.at)
+
+
 @inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> BatchResponse:
     deps = dependencies()
@@ -77,7 +89,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> BatchResponse:
     with Worker(
         store=deps.store,
         payloads=deps.payloads,
-        open_session=lambda: SftpSession(sftp_config(deps.settings), deadline=deadline.at),
+        open_session=lambda: open_session(deps.settings, deadline),
         remote_dir=deps.settings.remote_dir,
         deadline=deadline,
     ) as worker:
