@@ -1,3 +1,6 @@
+# The outputs of every AWS root: staging/outputs.tf and prod/outputs.tf are links to this file, so
+# the three environments cannot drift apart (only main.tf, the backend and the tfvars differ).
+
 output "region" {
   description = "Region the stack was deployed to."
   value       = var.region

@@ -1,3 +1,6 @@
+# The inputs of every AWS root: staging/variables.tf and prod/variables.tf are links to this file, so
+# the three environments cannot drift apart (only main.tf, the backend and the tfvars differ).
+
 variable "region" {
   description = "AWS region to deploy to."
   type        = string
