@@ -28,17 +28,17 @@ print("ok")
 """
 
 
-def test_importing_the_package_touches_no_network_and_no_sql_dependencies() -> None:
+def probe(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing imported yet); its standard output."""
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=SHARED,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        [sys.executable, "-c", code], cwd=SHARED, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    return result.stdout
+
+
+def test_importing_the_package_touches_no_network_and_no_sql_dependencies() -> None:
+    assert probe(PROBE).strip() == "ok"
 
 
 LIGHT = """
@@ -56,16 +56,7 @@ print(sorted(heavy & {name.split(".")[0] for name in sys.modules}))
 def test_the_package_and_the_tracking_port_import_no_adapter_and_no_sdk() -> None:
     """A service that logs and speaks TrackingStore loads no boto3 or Powertools for it: each cold start
     pays for every import, so the packages re-export nothing heavy (adapters come from their modules)."""
-    result = subprocess.run(
-        [sys.executable, "-c", LIGHT],
-        cwd=SHARED,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert probe(LIGHT).strip() == "[]"
 
 
 PATH_SPECIFIC = """
@@ -84,13 +75,4 @@ print(SftpSession.__module__, "paramiko" in sys.modules)
 def test_what_only_some_paths_need_is_imported_on_those_paths() -> None:
     """Naming remote files and the SQL store's MySQL path load neither paramiko (~120 ms of a cold
     start) nor the PostgreSQL and SQLite dialects (~70 ms); asking for SftpSession loads paramiko."""
-    result = subprocess.run(
-        [sys.executable, "-c", PATH_SPECIFIC],
-        cwd=SHARED,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["[]", "pipelines_shared.sftp.session True"]
+    assert probe(PATH_SPECIFIC).splitlines() == ["[]", "pipelines_shared.sftp.session True"]
