@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make setup`: everything a fresh Debian/Ubuntu machine needs for `make test`, idempotently.
-#   - Debian packages mariadb-server and openssh-server when their binaries are missing
+#   - Debian packages mariadb-server, openssh-server, a JRE, gcc and graphviz when missing
 #     (installed without starting the system's own services: ours run from .local/)
 #   - .venv                   dev/test tools (Python 3.12, requirements/dev.txt)
 #   - .local/venv-ministack   the AWS emulator (requirements/ministack.txt)
@@ -22,6 +22,7 @@ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-se
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)  # local PySpark
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)            # the converter's C scanner
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)                  # the pictures (make docs)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
     echo "setup: please install: ${missing[*]} (needs root)" >&2; exit 1
@@ -38,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  say "Debian packages: mariadb-server, openssh-server, a Java runtime and gcc present"
+  say "Debian packages: mariadb-server, openssh-server, a Java runtime, gcc and graphviz present"
 fi
 
 # --- Python 3.12 -----------------------------------------------------------------------------
@@ -92,6 +93,20 @@ venv .local/venv-glue requirements/glue.txt "$py39"
 venv .local/venv-spark requirements/spark.txt "$py311"
 venv .local/venv-checkov requirements/checkov.txt
 
+mkdir -p .local/logs
+# --- lp, the operator CLI --------------------------------------------------------------------
+# The repo installed editable into .venv (pyproject.toml: [project.scripts]): .venv/bin/lp runs this
+# checkout's tools/lp. Reinstalled when pyproject.toml changed or .venv was rebuilt.
+lp_want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ -x .venv/bin/lp ] && [ "$(cat .venv/.lp.sha256 2>/dev/null)" = "$lp_want" ]; then
+  say ".venv/bin/lp up to date"
+else
+  say "installing lp into .venv (editable)"
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . \
+    >.local/logs/pip-lp.log 2>&1 || { tail -n 30 .local/logs/pip-lp.log >&2; exit 1; }
+  echo "$lp_want" > .venv/.lp.sha256
+fi
+
 # --- Terraform -------------------------------------------------------------------------------
 if ! command -v terraform >/dev/null 2>&1; then
   echo "setup: terraform >= 1.6 is required on PATH (https://developer.hashicorp.com/terraform/install)" >&2; exit 1
@@ -99,4 +114,6 @@ fi
 if [ ! -d /opt/tf-plugins/registry.terraform.io/hashicorp/aws ]; then
   echo "setup: note: no provider mirror at /opt/tf-plugins; set TF_CLI_CONFIG_FILE to your own CLI config" >&2
 fi
+# `make test` and `make demo` run this script first when this stamp is older than what it installs from.
+touch .local/setup.done
 say "setup complete ($(terraform version | head -1), $("$py312" --version))"

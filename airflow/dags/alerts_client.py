@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -33,10 +34,16 @@ def _call(method: str, url: str, secret: str, body: dict[str, Any] | None, timeo
 
 
 def trigger_job(
-    trigger_url: str, secret: str, job_id: str, statuses: list[int] | None = None, *, timeout: float = 900
+    trigger_url: str,
+    secret: str,
+    job_id: str | None,
+    statuses: list[int] | None = None,
+    *,
+    timeout: float = 900,
 ) -> dict[str, Any]:
-    """Start (or safely re-trigger) a job; returns its summary. Raises TriggerError (502: re-trigger)."""
-    body: dict[str, Any] = {"job_id": job_id}
+    """Start (or safely re-trigger) a job; returns its summary. Raises TriggerError (502: re-trigger).
+    Without a job id the coordinator names a new job (its id is in the summary)."""
+    body: dict[str, Any] = {} if job_id is None else {"job_id": job_id}
     if statuses is not None:
         body["statuses"] = statuses
     return _call("POST", trigger_url, secret, body, timeout)
@@ -45,3 +52,11 @@ def trigger_job(
 def job_status(trigger_url: str, secret: str, job_id: str, *, timeout: float = 30) -> dict[str, Any]:
     """The job's state ("staging", "open", "finalized") and its alerts' counts by state."""
     return _call("GET", f"{trigger_url.rstrip('/')}/{job_id}", secret, None, timeout)
+
+
+def list_jobs(
+    trigger_url: str, secret: str, *, state: str | None = None, limit: int = 50, timeout: float = 30
+) -> dict[str, Any]:
+    """``{"jobs": [...]}``: the most recently created jobs, newest first (of one state if given)."""
+    query = {"limit": str(limit), **({"state": state} if state else {})}
+    return _call("GET", f"{trigger_url.rstrip('/')}?{urllib.parse.urlencode(query)}", secret, None, timeout)

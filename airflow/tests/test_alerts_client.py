@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from alerts_client import SECRET_HEADER, TriggerError, job_status, trigger_job
+from alerts_client import SECRET_HEADER, TriggerError, job_status, list_jobs, trigger_job
 from contract_schemas import contract
 
 REQUEST = contract("alerts_to_sftp", "job-request")
 SUMMARY = contract("alerts_to_sftp", "job-summary")
 STATUS = contract("alerts_to_sftp", "job-status")
+LIST = contract("alerts_to_sftp", "job-list")
 ERROR = contract("alerts_to_sftp", "error-response")
 SECRET = "s3cr3t"
 
@@ -97,6 +98,23 @@ def test_the_status_is_read_from_the_jobs_path(endpoint: Endpoint, answer: dict[
     assert (sent["method"], sent["path"], sent["body"]) == ("GET", f"/jobs/{answer['job_id']}", b"")
     assert status == answer
     assert (status["state"] == "finalized") is (answer["finalized_at"] is not None)
+
+
+def test_without_a_job_id_the_coordinator_names_the_job(endpoint: Endpoint):
+    endpoint.answers.append((200, SUMMARY.examples[0]))
+    trigger_job(endpoint.url, SECRET, None, timeout=10)
+    [sent] = endpoint.requests
+    assert json.loads(sent["body"]) == {}
+    REQUEST.assert_produced(json.loads(sent["body"]))
+
+
+@pytest.mark.parametrize(("state", "query"), [(None, "limit=50"), ("open", "limit=7&state=open")])
+def test_the_job_list_is_read_with_its_query(endpoint: Endpoint, state, query):
+    endpoint.answers.append((200, LIST.examples[0]))
+    listed = list_jobs(endpoint.url, SECRET, state=state, limit=7 if state else 50, timeout=10)
+    [sent] = endpoint.requests
+    assert (sent["method"], sent["path"], sent["secret"]) == ("GET", f"/jobs?{query}", SECRET)
+    assert listed == LIST.examples[0]
 
 
 @pytest.mark.parametrize(

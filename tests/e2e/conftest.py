@@ -4,9 +4,12 @@ and a temporary SQS inbox subscribed to an SNS topic (to read what a pipeline an
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -49,6 +52,23 @@ class Inbox:
             self.received.append(json.loads(message["Body"]))  # the SNS envelope: Subject, Message, ...
             sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
         return self.received
+
+
+def lp(*argv: str) -> tuple[int, Any]:
+    """Run the operator CLI as installed by `make setup` (.venv/bin/lp) with ``--json`` against the
+    local root: (exit status, its JSON output, or its stderr when it printed none)."""
+    installed = Path(sys.prefix) / "bin" / "lp"
+    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "lp"]
+    result = subprocess.run(
+        [*command, "--json", *argv], capture_output=True, text=True, timeout=300, check=False
+    )
+    return result.returncode, json.loads(result.stdout) if result.stdout.strip() else result.stderr
+
+
+@pytest.fixture(name="lp", scope="session")
+def lp_fixture() -> Callable[..., tuple[int, Any]]:
+    """``lp(*argv) -> (exit status, JSON output or stderr)``: see :func:`lp`."""
+    return lp
 
 
 @pytest.fixture(name="wait_for", scope="session")

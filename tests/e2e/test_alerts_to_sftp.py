@@ -4,11 +4,13 @@ A job of 2,000 alerts over 20 statuses (every 10th ~200 KB) from the fake API wh
 and 500s must end with every alert on the real OpenSSH server exactly once with the right bytes, all
 completed in MySQL, the job finalized and the DLQ empty; with S3 staging and with MySQL staging. A
 duplicate SQS delivery and a re-triggered job change nothing; a pointer to a missing staged object
-lands in the DLQ and the finalizer reports it.
+lands in the DLQ and the finalizer reports it; once the object is staged, `lp dlq redrive` moves the
+pointer back and the alert is uploaded once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import urllib.error
@@ -176,15 +178,27 @@ def test_job_with_mysql_staging_delivers_every_alert_exactly_once(alerts, mysql_
     assert item.attributes["location"].startswith("mysql://")
 
 
-def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts, wait_for):
+# The alert behind the poison pointer: its payload is staged only after the pointer was dead-lettered.
+GHOST = json.dumps({"alert_id": "ghost", "status": 20, "note": "staged late"}, separators=(",", ":")).encode()
+
+
+@pytest.fixture(scope="module")
+def ghost(alerts) -> dict:
+    """A job with one more alert whose pointer names a payload never staged (sha256 and size of
+    GHOST): every receive fails, so it is dead-lettered; staging GHOST there fixes the cause."""
     job_id = f"e2e-poison-{uuid.uuid4().hex[:8]}"
     status, summary = _trigger(alerts, job_id, statuses=[20])
     assert status == 200, summary
-    missing = f"s3://{alerts['staging_bucket']}/staged/{job_id}/{'0' * 64}.json"
-    store = alerts["store"]
-    store.create(TrackedItem(t.job_namespace(job_id), "ghost", t.QUEUED, {"location": missing}))
-    pointer = AlertPointer(job_id, "ghost", 20, missing, "0" * 64, 10)
+    key = f"staged/{job_id}/{t.alert_key('ghost')}.json"
+    location = f"s3://{alerts['staging_bucket']}/{key}"
+    alerts["store"].create(TrackedItem(t.job_namespace(job_id), "ghost", t.QUEUED, {"location": location}))
+    pointer = AlertPointer(job_id, "ghost", 20, location, hashlib.sha256(GHOST).hexdigest(), len(GHOST))
     boto3.client("sqs").send_message(QueueUrl=alerts["queue_url"], MessageBody=pointer.to_body())
+    return {"job_id": job_id, "summary": summary, "key": key}
+
+
+def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts, ghost, wait_for):
+    job_id, summary = ghost["job_id"], ghost["summary"]
 
     def reported() -> list[dict]:
         return [d for d in _finalize(alerts)["dead_lettered"] if d["job_id"] == job_id]
@@ -196,3 +210,60 @@ def test_pointer_to_a_missing_object_is_dead_lettered_and_reported(alerts, wait_
     report = _finalize(alerts)
     assert job_id not in report["finalized"]  # one alert can never complete: the job stays open
     assert report["waiting"][job_id]["total"] == summary["alert_count"]
+
+
+def test_lp_redrives_the_dead_lettered_pointer_once_its_payload_is_staged(alerts, ghost, wait_for, lp):
+    job_id = ghost["job_id"]
+
+    def dead_letter() -> list[dict]:
+        code, shown = lp("dlq", "show", "alerts_to_sftp", "--limit", "100")
+        assert code == 0, shown
+        return [message for message in shown if job_id in message["body"]]
+
+    [dead] = wait_for(
+        dead_letter, WORKER_VISIBILITY * (MAX_RECEIVE_COUNT + 1) + 60, "the pointer in the DLQ", 5
+    )
+    assert dead["receive_count"] >= 1
+    # The cause, fixed: the payload staged where the pointer says, as the coordinator stages it.
+    boto3.client("s3").put_object(
+        Bucket=alerts["staging_bucket"], Key=ghost["key"], Body=GHOST, ContentType="application/json",
+        Metadata={"sha256": hashlib.sha256(GHOST).hexdigest()},
+    )  # fmt: skip
+    code, dry = lp("dlq", "redrive", "alerts_to_sftp", "--message-id", dead["message_id"])
+    assert code == 0, dry
+    assert dry["dry_run"] is True
+    assert [m["action"] for m in dry["messages"]] == ["would redrive"]
+    assert dead_letter()  # a dry run moves nothing
+
+    code, moved = lp("dlq", "redrive", "alerts_to_sftp", "--message-id", dead["message_id"], "--yes")
+    assert code == 0, moved
+    assert [(m["message_id"], m["action"]) for m in moved["messages"]] == [(dead["message_id"], "redriven")]
+    namespace = t.job_namespace(job_id)
+    wait_for(
+        lambda: alerts["store"].get(namespace, "ghost").status == t.COMPLETED, 120, "the alert completed"
+    )
+    files = _files(alerts, job_id)
+    ghost_file = safe_remote_name("ghost")
+    assert files[ghost_file].read_bytes() == GHOST  # uploaded, byte for byte
+    assert not [name for name in files if name.endswith(".part") or name.startswith(".")]
+    assert dead_letter() == []  # gone from the DLQ, not copied
+    item = alerts["store"].get(namespace, "ghost")
+    assert item.attributes["remote_path"].endswith(f"/{job_id}/{ghost_file}")
+    assert item.version == 2  # created, then completed once: processed once
+
+
+def test_lp_triggers_and_lists_jobs_through_the_alb(alerts, ghost, lp):
+    job_id = ghost["job_id"]
+    code, job = lp("alerts", "job", job_id)
+    assert code == 0, job
+    assert (job["job_id"], job["state"]) == (job_id, t.JOB_OPEN)
+    code, listed = lp("alerts", "jobs", "--state", "open", "--limit", "100")
+    assert code == 0, listed
+    assert job_id in [row["job_id"] for row in listed]
+    assert {row["state"] for row in listed} == {t.JOB_OPEN}
+    code, again = lp("alerts", "trigger", "--job-id", job_id, "--status", "20")  # re-triggering is harmless
+    assert code == 0, again
+    assert (again["job_id"], again["totals"]["queued"]) == (job_id, 0)
+    code, error = lp("alerts", "job", "no-such-job")
+    assert code == 1
+    assert "HTTP 404" in error

@@ -308,7 +308,7 @@ def test_files_become_parquet_and_malformed_files_are_quarantined(ndjson, wait_f
     assert queue_counts(ndjson["dlq_url"]) == (0, 0)
 
 
-def test_a_glue_failure_fails_the_files_and_alerts(ndjson, wait_for, queue_counts, sns_inbox):
+def test_a_glue_failure_fails_the_files_and_alerts(ndjson, wait_for, queue_counts, sns_inbox, lp):
     inbox = sns_inbox(ndjson["alerts_topic_arn"])
     folder = f"e2e-{ndjson['run']}-glue-failure"
     broken = valid_file(500, f"{folder}/late-error.ndjson", rows=10)
@@ -356,6 +356,42 @@ def test_a_glue_failure_fails_the_files_and_alerts(ndjson, wait_for, queue_count
     )
     assert listed.get("KeyCount", 0) == 0
     assert queue_counts(ndjson["dlq_url"]) == (0, 0)
+
+    # The operator's view and rerun (`lp`, the local root's outputs): the failed manifest and its file
+    # are listed with why; a dry run starts nothing; a rerun starts the same input again, and, the
+    # file being still broken, fails again the same way.
+    code, failed = lp("ndjson", "manifests", "--date", ndjson["today"], "--status", "failed")
+    assert code == 0, failed
+    [row] = [m for m in failed if m["manifest"] == manifest_id]
+    assert (row["files"], row["glue_run"]) == (1, manifest["glue_job_run_id"])
+    assert row["error"] == manifest["error"]
+    code, files = lp("ndjson", "files", "--date", ndjson["today"], "--status", "failed")
+    assert code == 0, files
+    assert {f["file"]: f["reason"] for f in files}[stray.file_key] == "bad_extension"
+    assert {f["file"]: f["manifest"] for f in files}[broken.file_key] == manifest_id
+    code, dry = lp("ndjson", "reprocess", manifest_id, "--date", ndjson["today"])
+    assert code == 0, dry
+    assert dry["would"].startswith("start a new execution")
+    code, rerun = lp("ndjson", "reprocess", manifest_id, "--date", ndjson["today"], "--yes")
+    assert code == 0, rerun
+    sfn = boto3.client("stepfunctions")
+    rerun_execution = wait_for(
+        lambda: (
+            (found := sfn.describe_execution(executionArn=rerun["execution"]))["status"] != "RUNNING"
+            and found
+        ),
+        300,
+        "the rerun to end",
+    )
+    assert rerun_execution["status"] == "FAILED"
+    assert json.loads(rerun_execution["input"]) == json.loads(execution["input"])  # the same manifest input
+    again = _manifest_record(ndjson, manifest_id)
+    assert again["status"] == "failed"
+    assert again["glue_job_run_id"] != manifest["glue_job_run_id"]  # a new Glue run, not a replay
+    unknown = f"{manifest_id[:-8]}00000000"
+    code, refused = lp("ndjson", "reprocess", unknown, "--date", ndjson["today"], "--yes")
+    assert code == 1
+    assert "no manifest" in refused
 
 
 @pytest.fixture

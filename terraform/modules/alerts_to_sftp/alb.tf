@@ -133,7 +133,7 @@ resource "aws_lb_listener_rule" "job_status" {
 
   condition {
     path_pattern {
-      values = ["/jobs/*"]
+      values = ["/jobs", "/jobs/*"] # the job list, and one job's status
     }
   }
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from alerts_to_sftp import tracking as t
@@ -109,6 +110,24 @@ class Coordinator:
             "alerts": self._store.count_by_status(t.job_namespace(job_id)),
             "finalized_at": job.attributes.get("finalized_at"),
         }
+
+    def recent(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` most recently created jobs of ``state`` (or of every state), newest first."""
+        states = (state,) if state else (t.JOB_STAGING, t.JOB_OPEN, t.JOB_FINALIZED)
+        found = [job for one in states for job in self._store.list_by_status(t.JOBS, one, limit=None)]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda job: (job.created_at or epoch, job.key), reverse=True)
+        return [
+            {
+                "job_id": job.key,
+                "state": job.status,
+                "alert_count": job.attributes.get("alert_count"),
+                "created_at": job.created_at.isoformat() if job.created_at else None,
+                "updated_at": job.updated_at.isoformat() if job.updated_at else None,
+                "finalized_at": job.attributes.get("finalized_at"),
+            }
+            for job in found[:limit]
+        ]
 
     def run(self, request: JobRequest, correlation_id: str) -> JobSummary:
         job = self._store.get(t.JOBS, request.job_id)

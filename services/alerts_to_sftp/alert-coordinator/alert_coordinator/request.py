@@ -4,6 +4,7 @@ The ALB forwards two routes here (``terraform/modules/alerts_to_sftp/alb.tf``)::
 
     POST /jobs            {"job_id"?: str, "statuses"?: [1..20]}  -> run (or resume) the job: 200 | 502 | 409
     GET  /jobs/<job_id>                                            -> the job's state: 200 | 404
+    GET  /jobs?state=<staging|open|finalized>&limit=<1..100>       -> recent jobs, newest first: 200
 
 Every request carries the shared secret header (401 without it); a malformed request is a 400 and
 does no work. :func:`answer` is the whole request cycle; the handler only builds its collaborators.
@@ -99,12 +100,42 @@ class StatusRequest:
     job_id: str
 
 
-def parse_request(event: Mapping[str, Any], *, clock: Clock = utc_now) -> JobRequest | StatusRequest:
+JOB_STATES = ("staging", "open", "finalized")
+LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """``GET /jobs``: the most recently created jobs (of one state, or of every state)."""
+
+    state: str | None = None
+    limit: int = 50
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> ListRequest:
+        query = dict(event.get("queryStringParameters") or {})
+        unknown = sorted(set(query) - {"state", "limit"})
+        if unknown:
+            raise BadRequest(f"unknown parameter(s) {', '.join(map(repr, unknown))}: only state and limit")
+        state = query.get("state") or None
+        if state is not None and state not in JOB_STATES:
+            raise BadRequest(f"state: one of {', '.join(JOB_STATES)}")
+        raw_limit = query.get("limit", "50")
+        if not str(raw_limit).isdigit() or not 1 <= int(raw_limit) <= LIST_LIMIT:
+            raise BadRequest(f"limit: a whole number from 1 to {LIST_LIMIT}")
+        return cls(state, int(raw_limit))
+
+
+def parse_request(
+    event: Mapping[str, Any], *, clock: Clock = utc_now
+) -> JobRequest | StatusRequest | ListRequest:
     """Route the ALB event and validate it: raises :class:`RouteNotFound` or :class:`BadRequest`."""
     method = event.get("httpMethod")
     path = str(event.get("path") or "").rstrip("/")
     if method == "POST" and path == "/jobs":
         return JobRequest.from_event(event, clock=clock)
+    if method == "GET" and path == "/jobs":
+        return ListRequest.from_event(event)
     if method == "GET" and path.startswith("/jobs/"):
         job_id = path.removeprefix("/jobs/")
         if not JOB_ID.match(job_id):
@@ -126,6 +157,8 @@ class Jobs(Protocol):
 
     def status(self, job_id: str) -> dict[str, Any] | None: ...
 
+    def recent(self, state: str | None, limit: int) -> list[dict[str, Any]]: ...
+
 
 def answer(event: Mapping[str, Any], jobs: Jobs, trigger_secret: str) -> dict[str, Any]:
     """One ALB request, start to end: the response to send back."""
@@ -138,6 +171,8 @@ def answer(event: Mapping[str, Any], jobs: Jobs, trigger_secret: str) -> dict[st
         return alb_response(404, {"error": str(error)})
     except BadRequest as error:
         return alb_response(400, {"error": str(error)})
+    if isinstance(request, ListRequest):
+        return alb_response(200, {"jobs": jobs.recent(request.state, request.limit)})
     if isinstance(request, StatusRequest):
         found = jobs.status(request.job_id)
         return alb_response(200, found) if found else alb_response(404, {"error": f"no job {request.job_id}"})

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from alert_coordinator.coordinator import Coordinator, InvalidAlert, JobBusy
@@ -201,3 +202,20 @@ def test_status_reads_the_tracker_without_calling_the_api(parts):
     assert status["alert_count"] == 4
     assert status["alerts"] == {t.QUEUED: 4}
     assert coordinator(parts, api).status("nope") is None
+
+
+def test_recent_lists_the_newest_jobs_first_by_state():
+    api = FakeApi(per_status=1)
+    clock = iter(range(10))
+    store = MemoryTrackingStore(clock=lambda: datetime(2026, 1, 1, 0, 0, next(clock), tzinfo=UTC))
+    parts = (store, MemoryPayloadStore(), FakeQueue(), FakeLock())
+    for job_id in ("job-a", "job-b", "job-c"):
+        coordinator(parts, api).run(JobRequest(job_id, statuses=(1,)), "c")
+    store.transition(t.JOBS, "job-a", from_statuses=t.JOB_OPEN, to_status=t.JOB_FINALIZED)
+    listed = coordinator(parts, api).recent(None, 50)
+    assert [(job["job_id"], job["state"]) for job in listed] == [
+        ("job-c", t.JOB_OPEN), ("job-b", t.JOB_OPEN), ("job-a", t.JOB_FINALIZED)
+    ]  # fmt: skip
+    assert all(job["alert_count"] == 1 for job in listed)
+    assert [job["job_id"] for job in coordinator(parts, api).recent(t.JOB_OPEN, 1)] == ["job-c"]
+    assert coordinator(parts, api).recent(t.JOB_STAGING, 50) == []

@@ -16,10 +16,12 @@ from alert_coordinator.coordinator import Coordinator
 from alert_coordinator.request import ALL_STATUSES, BadRequest, JobRequest, alb_response
 from fake_alerts_api import FakeAlertsApi
 
+from alerts_to_sftp import tracking as t
 from alerts_to_sftp.contract import AlertPointer
 from alerts_to_sftp.staging import MemoryPayloadStore
 from contract_schemas import REPO, contract, variant
 from pipelines_shared.http import JsonHttpClient
+from pipelines_shared.tracking import TrackedItem
 from pipelines_shared.tracking.memory import MemoryTrackingStore
 
 REQUEST = contract("alerts_to_sftp", "job-request")
@@ -28,6 +30,7 @@ STATUS = contract("alerts_to_sftp", "job-status")
 ERROR = contract("alerts_to_sftp", "error-response")
 POINTER = contract("alerts_to_sftp", "alert-pointer")
 PAGE = contract("alerts_to_sftp", "alerts-api-page")
+LIST = contract("alerts_to_sftp", "job-list")
 ALB_TF = REPO / "terraform" / "modules" / "alerts_to_sftp" / "alb.tf"
 
 
@@ -221,7 +224,23 @@ def test_an_alert_the_page_schema_refuses_is_refused_by_the_coordinator():
 def test_docs_name_the_alb_routes_the_coordinator_serves():
     routes = ALB_TF.read_text()
     assert re.search(r'values\s*=\s*\["/jobs"\]', routes)
-    assert re.search(r'values\s*=\s*\["/jobs/\*"\]', routes)
+    assert re.search(r'values\s*=\s*\["/jobs", "/jobs/\*"\]', routes)
     page = (REPO / "docs" / "alerts_to_sftp.md").read_text()
     assert "POST /jobs" in page
     assert "GET /jobs/<job_id>" in page
+    assert "GET /jobs?state=" in page
+
+
+def test_the_job_list_is_a_documented_body():
+    store = MemoryTrackingStore()
+    coordinator = Coordinator(
+        store=store, payloads=MemoryPayloadStore(), queue=Queue(), pages=lambda status: iter([]),
+        lock=Lock(), concurrency=1,
+    )  # fmt: skip
+    store.create(TrackedItem(t.JOBS, "airflow-20260201", t.JOB_OPEN, {"alert_count": 3}))
+    store.create(TrackedItem(t.JOBS, "airflow-20260202", t.JOB_STAGING, {}))
+    body = json.loads(alb_response(200, {"jobs": coordinator.recent(None, 50)})["body"])
+    LIST.assert_produced(body)
+    assert len(body["jobs"]) == 2
+    for example in LIST.examples:
+        LIST.assert_valid(example)

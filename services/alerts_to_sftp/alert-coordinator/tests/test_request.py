@@ -13,6 +13,7 @@ from alert_coordinator.request import (
     BadRequest,
     JobBusy,
     JobRequest,
+    ListRequest,
     RouteNotFound,
     StatusRequest,
     alb_response,
@@ -100,6 +101,8 @@ def status_event(path: str, method: str = "GET") -> dict:
         ("POST", "/jobs/", JobRequest),
         ("GET", "/jobs/job-1", StatusRequest),
         ("GET", "/jobs/job-1/", StatusRequest),
+        ("GET", "/jobs", ListRequest),
+        ("GET", "/jobs/", ListRequest),
     ],
 )
 def test_routes(method, path, expected):
@@ -107,7 +110,8 @@ def test_routes(method, path, expected):
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/jobs"), ("DELETE", "/jobs/job-1"), ("POST", "/jobs/job-1"), ("GET", "/")]
+    ("method", "path"),
+    [("DELETE", "/jobs"), ("DELETE", "/jobs/job-1"), ("POST", "/jobs/job-1"), ("GET", "/")],
 )
 def test_anything_else_is_not_routed(method, path):
     with pytest.raises(RouteNotFound):
@@ -117,6 +121,39 @@ def test_anything_else_is_not_routed(method, path):
 def test_a_status_request_needs_a_valid_job_id():
     with pytest.raises(BadRequest):
         parse_request(status_event("/jobs/../etc"))
+
+
+def list_event(query: dict | None) -> dict:
+    return {**status_event("/jobs"), "queryStringParameters": query}
+
+
+@pytest.mark.parametrize(
+    ("query", "state", "limit"),
+    [
+        (None, None, 50),
+        ({}, None, 50),
+        ({"state": "open"}, "open", 50),
+        ({"limit": "100", "state": ""}, None, 100),
+    ],
+)
+def test_a_list_request_reads_state_and_limit(query, state, limit):
+    assert parse_request(list_event(query)) == ListRequest(state, limit)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"state": "closed"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "-1"},
+        {"limit": "ten"},
+        {"status": "open"},
+    ],
+)
+def test_a_bad_list_request_is_refused(query):
+    with pytest.raises(BadRequest):
+        parse_request(list_event(query))
 
 
 def test_generated_job_ids_use_the_injected_clock():
@@ -137,6 +174,9 @@ class Jobs:
     def status(self, job_id):
         return {"job_id": job_id, "state": "open"} if job_id == "known" else None
 
+    def recent(self, state, limit):
+        return [{"job_id": "known", "state": state or "open", "limit": limit}]
+
 
 @pytest.mark.parametrize(
     ("request_event", "jobs", "status"),
@@ -149,10 +189,17 @@ class Jobs:
         (status_event("/jobs/known"), Jobs(), 200),
         (status_event("/jobs/unknown"), Jobs(), 404),
         (status_event("/elsewhere"), Jobs(), 404),
+        (list_event({"state": "open"}), Jobs(), 200),
+        (list_event({"limit": "1000"}), Jobs(), 400),
     ],
 )
 def test_answer_maps_every_outcome_to_its_status(request_event, jobs, status):
     assert answer(request_event, jobs, SECRET)["statusCode"] == status
+
+
+def test_a_list_answers_the_recent_jobs():
+    response = answer(list_event({"state": "finalized", "limit": "5"}), Jobs(), SECRET)
+    assert json.loads(response["body"]) == {"jobs": [{"job_id": "known", "state": "finalized", "limit": 5}]}
 
 
 def test_a_run_is_correlated_by_its_job_id():
