@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tools"), str(REPO / "shared")]
+sys.path[:0] = [str(REPO / "tools"), str(REPO / "shared"), str(REPO / "services" / "alerts_to_sftp")]
 
 import sqlalchemy as sa  # noqa: E402
 

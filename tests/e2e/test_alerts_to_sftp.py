@@ -183,7 +183,7 @@ GHOST = json.dumps({"alert_id": "ghost", "status": 20, "note": "staged late"}, s
 
 
 @pytest.fixture(scope="module")
-def ghost(alerts) -> dict:
+def ghost(alerts, local_stack) -> dict:
     """A job with one more alert whose pointer names a payload never staged (sha256 and size of
     GHOST): every receive fails, so it is dead-lettered; staging GHOST there fixes the cause."""
     job_id = f"e2e-poison-{uuid.uuid4().hex[:8]}"
@@ -193,7 +193,15 @@ def ghost(alerts) -> dict:
     location = f"s3://{alerts['staging_bucket']}/{key}"
     alerts["store"].create(TrackedItem(t.job_namespace(job_id), "ghost", t.QUEUED, {"location": location}))
     pointer = AlertPointer(job_id, "ghost", 20, location, hashlib.sha256(GHOST).hexdigest(), len(GHOST))
-    boto3.client("sqs").send_message(QueueUrl=alerts["queue_url"], MessageBody=pointer.to_body())
+    # Module-scoped: set up before the per-test environment is, so the stack's endpoint is passed here.
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=local_stack["AWS_ENDPOINT_URL"],
+        region_name=local_stack.get("AWS_REGION") or local_stack.get("AWS_DEFAULT_REGION"),
+        aws_access_key_id=local_stack["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=local_stack["AWS_SECRET_ACCESS_KEY"],
+    )
+    sqs.send_message(QueueUrl=alerts["queue_url"], MessageBody=pointer.to_body())
     return {"job_id": job_id, "summary": summary, "key": key}
 
 

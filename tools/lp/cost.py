@@ -4,8 +4,9 @@ in .local/bench/last-run.txt, else docs/cost/measured.json, each figure with its
 
 The deploy-time values (memory, batch sizes, manifest size, Glue capacity, poll interval, schedule,
 retention) are the Terraform modules' defaults, repeated here once and compared with the modules by
-tests/unit/test_lp_cost.py. Not priced: the MySQL database (RDS or yours), KMS keys, Secrets Manager
-secrets, alarms, data transfer, and the free tiers.
+tests/unit/test_lp_cost.py. Not priced: the MySQL database (RDS or yours), KMS keys and requests (the
+buckets use S3 bucket keys: a few KMS calls a day), Secrets Manager secrets, alarms, data transfer and
+the free tiers.
 """
 
 from __future__ import annotations
@@ -195,8 +196,13 @@ def _alerts(alerts: float, p: dict, m: dict[str, tuple[float, str]], d: dict) ->
             p["s3_storage_gb_month"],
             f"kept {d['staging_expiration_days']} days",
         ),
-        Line("ALB hours", 24 * DAYS_PER_MONTH, "hour", p["alb_hour"], "always on"),
-        Line("ALB LCU", 24 * DAYS_PER_MONTH, "LCU-hour", p["alb_lcu_hour"], "one trigger a day: the minimum"),
+        Line(
+            "ALB hours",
+            24 * DAYS_PER_MONTH,
+            "hour",
+            p["alb_hour"],
+            "always on; its LCUs at a few requests a day come to less than a cent",
+        ),
         Line(
             "Scheduler invocations",
             d["finalizer_runs_per_day"] * DAYS_PER_MONTH / 1e6,
@@ -210,13 +216,6 @@ def _alerts(alerts: float, p: dict, m: dict[str, tuple[float, str]], d: dict) ->
             "GB",
             p["cloudwatch_logs_ingest_gb"],
             "assumed log volume",
-        ),
-        Line(
-            "KMS requests (SSE-KMS, bucket key)",
-            alerts * 2 / 1000 * DAYS_PER_MONTH / 10,
-            "10k requests",
-            p["kms_requests_per_10k"],
-            "bucket keys cut most",
         ),
     ]
     return lines

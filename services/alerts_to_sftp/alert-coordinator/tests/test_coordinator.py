@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alert_coordinator.coordinator import Coordinator, InvalidAlert, JobBusy
@@ -206,8 +207,10 @@ def test_status_reads_the_tracker_without_calling_the_api(parts):
 
 def test_recent_lists_the_newest_jobs_first_by_state():
     api = FakeApi(per_status=1)
-    clock = iter(range(10))
-    store = MemoryTrackingStore(clock=lambda: datetime(2026, 1, 1, 0, 0, next(clock), tzinfo=UTC))
+    ticks = itertools.count()  # every store write one second after the one before
+    store = MemoryTrackingStore(
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks))
+    )
     parts = (store, MemoryPayloadStore(), FakeQueue(), FakeLock())
     for job_id in ("job-a", "job-b", "job-c"):
         coordinator(parts, api).run(JobRequest(job_id, statuses=(1,)), "c")

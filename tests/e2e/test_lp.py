@@ -1,0 +1,51 @@
+"""`lp` against the deployed local stack, for what the pipeline tests do not already drive: the stack's
+status, every pipeline's dead-letter queue found from the root's outputs, the breaker read with the
+deployed threshold and window, and clear failures for a wrong root or name. (Redrive: the alerts e2e
+test; reprocess: the NDJSON e2e test.)"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_stack_status_lists_every_part_up(deployed_stack, lp):
+    code, parts = lp("stack", "status")
+    assert code == 0, parts
+    assert {part["part"]: part["state"] for part in parts} == {
+        "ministack": "up", "MariaDB": "up", "sshd": "up", "fake alerts API": "up"
+    }  # fmt: skip
+
+
+def test_every_pipelines_dlq_is_listed_from_the_outputs(deployed_stack, lp):
+    code, queues = lp("dlq", "list")
+    assert code == 0, queues
+    by_id = {queue["queue"]: queue for queue in queues}
+    assert set(by_id) == {"alerts_to_sftp", "example", "ndjson_to_parquet"}
+    for pipeline, queue in by_id.items():
+        assert queue["dlq"] == deployed_stack[pipeline]["dlq_url"].rsplit("/", 1)[-1]
+        assert queue["source"] == deployed_stack[pipeline]["queue_url"].rsplit("/", 1)[-1]
+        assert queue["messages"] >= 0
+
+
+def test_the_breaker_is_read_with_the_deployed_settings(deployed_stack, lp):
+    code, breaker = lp("ndjson", "breaker", "status")
+    assert code == 0, breaker
+    settings = deployed_stack["ndjson_to_parquet"]["settings"]
+    assert breaker["failure_threshold"] == settings["breaker_failure_threshold"]
+    assert breaker["window_seconds"] == settings["breaker_window_seconds"]
+    assert isinstance(breaker["open"], bool)
+
+
+def test_a_wrong_root_or_name_fails_with_one_line(deployed_stack, lp, tmp_path):
+    code, error = lp("--root", str(tmp_path), "dlq", "list")
+    assert code == 1
+    assert error.startswith("lp: error:")
+    assert len(error.strip().splitlines()) == 1
+    code, error = lp("dlq", "show", "no_such_pipeline")
+    assert code == 1
+    assert "no dead-letter queue 'no_such_pipeline'" in error
+    code, error = lp("ndjson", "manifest", "not-a-manifest")
+    assert code == 1
+    assert "not a manifest id" in error
