@@ -144,6 +144,12 @@ def _lambda(
     ]
 
 
+def _logs(invocations: float, log_bytes: float, p: dict) -> Line:
+    gigabytes = invocations * log_bytes * DAYS_PER_MONTH / 1e9
+    price = p["cloudwatch_logs_ingest_gb"]
+    return Line("CloudWatch Logs ingestion", gigabytes, "GB", price, "assumed log volume")
+
+
 def _alerts(alerts: float, p: dict, m: dict[str, tuple[float, str]], d: dict) -> list[Line]:
     files_per_s, files_basis = m["sftp_upload.files_per_s"]
     rows_per_s, rows_basis = m["alert_staging.rows_per_s"]
@@ -210,13 +216,7 @@ def _alerts(alerts: float, p: dict, m: dict[str, tuple[float, str]], d: dict) ->
             p["scheduler_invocations_per_million"],
             "rate(5 minutes)",
         ),
-        Line(
-            "CloudWatch Logs ingestion",
-            invocations * log_bytes * DAYS_PER_MONTH / 1e9,
-            "GB",
-            p["cloudwatch_logs_ingest_gb"],
-            "assumed log volume",
-        ),
+        _logs(invocations, log_bytes, p),
     ]
     return lines
 
@@ -309,13 +309,7 @@ def _ndjson(volume_bytes: float, p: dict, m: dict[str, tuple[float, str]], d: di
             "never expired: the first month's average, growing each month;"
             f" {ratio_basis.split(':')[0]} ratio {ratio}",
         ),
-        Line(
-            "CloudWatch Logs ingestion",
-            invocations * log_bytes * DAYS_PER_MONTH / 1e9,
-            "GB",
-            p["cloudwatch_logs_ingest_gb"],
-            "assumed log volume",
-        ),
+        _logs(invocations, log_bytes, p),
         Line(
             "Scheduler invocations",
             d["flush_runs_per_day"] * DAYS_PER_MONTH / 1e6,
