@@ -43,16 +43,21 @@ $(SETUP_DONE): tools/setup.sh pyproject.toml $(wildcard requirements/*.txt)
 demo: $(SETUP_DONE) build ## start the stack if needed, deploy, run every pipeline on sample data, print a summary
 	$(VENV)/bin/lp demo
 
+# Unit tests on every CPU, a test file per worker (a file's module fixtures build once); then the
+# integration and e2e tests in one session, as they share the stack and one deployment. Exit status 5
+# (nothing selected, e.g. PYTEST_ARGS names only unit tests) is not a failure.
+UNIT_WORKERS ?= auto
 test: $(SETUP_DONE) lint tf-validate build ## lint, validate Terraform, build, then unit + integration + e2e tests (starts the stack if needed)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not e2e" -n $(UNIT_WORKERS) --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	@$(MAKE) --no-print-directory test-glue
 
 test-glue: native ## glue/ under Glue's interpreters: Python 3.9 (python shell) and 3.11 + PySpark (glueetl)
 	.local/venv-glue/bin/python -m pytest -c glue/pytest.ini glue/tests
 	.local/venv-spark/bin/python -m pytest -c glue/pytest.ini glue/spark_tests
 
-test-unit: ## unit tests only: no services, a few seconds
-	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+test-unit: ## unit tests only: no services (about 3 minutes on 2 CPUs)
+	$(PY) -m pytest -m "not integration and not e2e" -n $(UNIT_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: ruff mypy bandit secret-scan checkov ## every static gate (pre-commit runs the same: .venv/bin/pre-commit install)
 
