@@ -241,8 +241,9 @@ def ndjson_step(deployment: Deployment, stack: dict[str, str]) -> Summary:
     bodies["events-bad.ndjson"] = b'{"event_id": "broken", \n'  # quarantined, with its reason
     valid_rows = NDJSON_FILES * NDJSON_ROWS_PER_FILE
 
-    def records() -> dict[str, str]:
-        found: dict[str, str] = {}
+    def records() -> dict[str, tuple[str, str | None]]:
+        """The run folder's file records: key -> (status without its shard, manifest id)."""
+        found: dict[str, tuple[str, str | None]] = {}
         pages = dynamodb.get_paginator("query").paginate(
             TableName=pipeline["tracking_table"],
             KeyConditionExpression="date_prefix = :day AND begins_with(file_key, :folder)",
@@ -251,7 +252,8 @@ def ndjson_step(deployment: Deployment, stack: dict[str, str]) -> Summary:
         )
         for page in pages:
             for item in page["Items"]:
-                found[item["file_key"]["S"]] = item["status"]["S"].rsplit("#", 1)[0]
+                manifest_id = item.get("manifest_id", {}).get("S")
+                found[item["file_key"]["S"]] = (item["status"]["S"].rsplit("#", 1)[0], manifest_id)
         return found
 
     with _progress() as progress:
@@ -267,30 +269,31 @@ def ndjson_step(deployment: Deployment, stack: dict[str, str]) -> Summary:
         tracked = progress.add_task("ndjson: validate and track", total=len(bodies))
 
         def all_tracked() -> bool:
-            progress.update(tracked, completed=len(records()))
-            return len(records()) == len(bodies)
+            count = len(records())
+            progress.update(tracked, completed=count)
+            return count == len(bodies)
 
         _wait(all_tracked, "every file tracked")
         converted = progress.add_task("ndjson: manifests -> Glue -> Parquet", total=len(bodies))
 
         def all_final() -> bool:
-            states = records()
-            if any(state == "pending" for state in states.values()):
+            states = [state for state, _ in records().values()]
+            if "pending" in states:
                 # The rest waits for the orphan flush (every few minutes): run it now, as it would.
                 _invoke(
                     deployment,
                     pipeline["functions"]["manifest_builder"],
                     {"action": "flush", "date_prefixes": [today]},
                 )
-            done = sum(1 for state in states.values() if state in ("completed", "failed"))
+            done = sum(1 for state in states if state in ("completed", "failed"))
             progress.update(converted, completed=done)
             return done == len(bodies)
 
         _wait(all_final, "every file converted or quarantined")
     final = records()
-    manifests = _manifest_ids(dynamodb, pipeline["tracking_table"], today, folder)
+    manifests = {manifest_id for _, manifest_id in final.values() if manifest_id}
     rows, parts, size = _parquet_rows(s3, pipeline["output_bucket"], today, manifests)
-    quarantined = sorted(key for key, state in final.items() if state == "failed")
+    quarantined = sorted(key for key, (state, _) in final.items() if state == "failed")
     output = f"s3://{pipeline['output_bucket']}/pipeline/output/merged-parquet-{today}/"
     return Summary(
         "ndjson_to_parquet (001)",
@@ -312,21 +315,6 @@ def ndjson_step(deployment: Deployment, stack: dict[str, str]) -> Summary:
             ("files", f"lp ndjson files --date {today}"),
         ],
     )
-
-
-def _manifest_ids(dynamodb: Any, table: str, today: str, folder: str) -> set[str]:
-    found = set()
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=table,
-        KeyConditionExpression="date_prefix = :day AND begins_with(file_key, :folder)",
-        ExpressionAttributeValues={":day": {"S": today}, ":folder": {"S": f"{folder}/"}},
-        ConsistentRead=True,
-    )
-    for page in pages:
-        for item in page["Items"]:
-            if "manifest_id" in item:
-                found.add(item["manifest_id"]["S"])
-    return found
 
 
 def _parquet_rows(s3: Any, bucket: str, today: str, manifests: set[str]) -> tuple[int, int, int]:
