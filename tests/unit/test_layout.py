@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / "shared" / "pipelines_shared"
 GENERIC_MODULES = {
     "aws", "batch", "clock", "db", "deadline", "http", "log", "migrations", "retry", "settings", "sftp",
-    "tracking",
+    "redrive", "tracking",
 }  # fmt: skip
 
 SERVICES = build_zips.service_dirs()
@@ -61,9 +61,9 @@ def imported_packages(path: Path) -> set[str]:
 
 
 def test_the_layout_has_every_pipeline_and_service():
-    assert set(CORES) == {"alerts_to_sftp", "ndjson_to_parquet"}
+    assert set(CORES) == {"alerts_to_sftp", "csv_to_api", "ndjson_to_parquet"}
     assert {path.parent.name for path in CORES.values()} == set(CORES)  # services/<pipeline>/<pipeline>/
-    assert len(SERVICES) == 8
+    assert len(SERVICES) == 14
     assert all(folder.parent.parent == REPO / "services" for folder in SERVICES.values())
 
 

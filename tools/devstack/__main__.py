@@ -7,7 +7,7 @@ import json
 import shutil
 import sys
 
-from . import fake_api, homes, mariadb, ministack, paths, private, sshd, terraform
+from . import fake_api, fake_records_api, homes, mariadb, ministack, paths, private, smtp, sshd, terraform
 from .proc import StackError, pid_alive
 from .stack import PARTS, stack_env, start_all
 
@@ -30,7 +30,11 @@ Local stack is up (state and logs under {paths.LOCAL}):
   SFTP (OpenSSH)       {env["SFTP_USER"]}@127.0.0.1:{paths.SFTP_PORT}   key {env["SFTP_KEY_FILE"]}
                        known_hosts {env["SFTP_KNOWN_HOSTS_FILE"]}   uploads to {env["SFTP_REMOTE_DIR"]}
   fake alerts API      {env["ALERTS_API_URL"]}   bearer token in {env["ALERTS_API_TOKEN_FILE"]}
+  fake records API     {env["RECORDS_API_URL"]}   bearer token in {env["RECORDS_API_TOKEN_FILE"]}
   trigger secret       {env["ALERTS_TRIGGER_SECRET_FILE"]} (header X-Alerts-Trigger-Secret)
+  SMTP (fake_smtp)     {env["SMTP_HOST"]}:{env["SMTP_PORT"]}   STARTTLS, CA {env["SMTP_CA_FILE"]}
+                       user {smtp.USERNAME}, password in {smtp.PASSWORD_FILE}
+                       mail lands in {env["SMTP_MAIL_DIR"]}/new
   Environment for clients: source {paths.STACK_ENV}   (or: eval "$(make -s env)")"""
     )
     if deployed:
@@ -57,9 +61,11 @@ def clean() -> None:
 def status() -> int:
     rows = (
         ("fake API", fake_api.PID, fake_api.healthy()),
+        ("recs API", fake_records_api.PID, fake_records_api.healthy()),
         ("ministack", ministack.PID, ministack.healthy()),
         ("MariaDB", mariadb.PID, pid_alive(mariadb.PID) is not None),
         ("sshd", sshd.PID, pid_alive(sshd.PID) is not None),
+        ("SMTP", smtp.PID, smtp.healthy()),
     )
     for name, pid_file, ok in rows:
         print(f"{name:10} {'up' if ok else 'down':5} pid={pid_alive(pid_file) or '-'}")

@@ -6,13 +6,15 @@ import json
 import secrets
 import types
 
-from . import fake_api, mariadb, ministack, paths, private, sshd
+from . import fake_api, fake_records_api, mariadb, ministack, paths, private, smtp, sshd
 
 PARTS: tuple[tuple[str, types.ModuleType], ...] = (
     ("ministack", ministack),
     ("MariaDB", mariadb),
     ("sshd", sshd),
     ("fake alerts API", fake_api),
+    ("fake records API", fake_records_api),
+    ("SMTP server", smtp),
 )
 TRIGGER_SECRET_FILE = paths.LOCAL / "secrets" / "alerts-trigger"
 
@@ -35,7 +37,13 @@ def stack_env() -> dict[str, str]:
         "SFTP_LOCAL_DIR": str(sshd.local_upload_dir()),
         "ALERTS_API_URL": fake_api.url(),
         "ALERTS_API_TOKEN_FILE": str(fake_api.TOKEN_FILE),
+        "RECORDS_API_URL": fake_records_api.url(),
+        "RECORDS_API_TOKEN_FILE": str(fake_records_api.TOKEN_FILE),
         "ALERTS_TRIGGER_SECRET_FILE": str(TRIGGER_SECRET_FILE),
+        "SMTP_HOST": paths.HOST,
+        "SMTP_PORT": str(smtp.PORT),
+        "SMTP_MAIL_DIR": str(smtp.MAIL_DIR),
+        "SMTP_CA_FILE": str(smtp.CA_FILE),
     }
 
 
@@ -59,9 +67,11 @@ def terraform_secrets() -> str:
         {
             "trigger": trigger_secret(),
             "api_token": fake_api.token(),
+            "records_api_token": fake_records_api.token(),
             "mysql": json.dumps({"url": mariadb.url()}),
             "sftp": json.dumps(sftp),
             "sftp_known_hosts": sshd.known_hosts_line(),
+            "smtp": json.dumps(smtp.secret()),
         }
     )
 

@@ -15,27 +15,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
-import hmac
 import json
-import random
 import re
-import secrets
-import socket
-import socketserver
-import sys
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from fake_alerts_api.dataset import STATUSES, Dataset
+from fake_http import FakeApi, FaultBudget, Request, Route, check_rates, choose, config_from_json, draw
+from fake_http.server import format_seconds
 
-HOST = "127.0.0.1"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 FAULT_KINDS = ("429", "500", "malformed", "slow")
@@ -58,38 +50,23 @@ class FaultConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        rates = (self.rate_429, self.rate_500, self.malformed_rate, self.slow_rate)
-        if any(not 0 <= rate <= 1 for rate in rates) or sum(rates) > 1:
-            raise ValueError("fault rates must be within 0..1 and add up to at most 1")
+        check_rates((self.rate_429, self.rate_500, self.malformed_rate, self.slow_rate))
         if self.retry_after < 0 or self.slow_seconds < 0 or self.max_faults_per_page < 0:
             raise ValueError("retry_after, slow_seconds and max_faults_per_page must be >= 0")
 
     @classmethod
     def from_json(cls, data: Any) -> FaultConfig:
         """Build from a decoded JSON object; ``ValueError`` on unknown fields or wrong types."""
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-        fields = {field.name: field.type for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown fields {unknown}; known: {sorted(fields)}")
-        for name, value in data.items():
-            wanted = (int,) if fields[name] == "int" else (int, float)
-            if isinstance(value, bool) or not isinstance(value, wanted):
-                raise ValueError(f"{name} must be a number")
-        return cls(**data)
+        return config_from_json(cls, data)
+
+    def rates(self) -> tuple[tuple[str, float], ...]:
+        return tuple(
+            zip(FAULT_KINDS, (self.rate_429, self.rate_500, self.malformed_rate, self.slow_rate), strict=True)
+        )
 
     def pick(self, status: int, page_token: str, attempt: int) -> str | None:
         """The fault (one of ``FAULT_KINDS``) for request number ``attempt`` of a page, or None."""
-        draw = random.Random(f"{self.seed}/{status}/{page_token}/{attempt}").random()  # noqa: S311
-        bound = 0.0
-        for kind, rate in zip(
-            FAULT_KINDS, (self.rate_429, self.rate_500, self.malformed_rate, self.slow_rate), strict=True
-        ):
-            bound += rate
-            if draw < bound:
-                return kind
-        return None
+        return choose(draw(self.seed, status, page_token, attempt), self.rates())
 
 
 def encode_page_token(status: int, offset: int) -> str:
@@ -112,78 +89,15 @@ class _BadRequest(Exception):
     pass
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
-    server_version = "FakeAlertsApi/1"
-    timeout = 60  # closes idle keep-alive connections
-    # Headers and body go out in two writes; with Nagle's algorithm each response would then wait ~40 ms
-    # for the client's delayed ACK.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, add=False)
-
-    def do_GET(self) -> None:
-        self.server.api._dispatch(self)
-
-    def do_POST(self) -> None:
-        self.server.api._dispatch(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.api.log_requests:
-            super().log_message(format, *args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, api: FakeAlertsApi, port: int) -> None:
-        self.api = api
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((HOST, port), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would resolve our own name (socket.getfqdn), which can stall on DNS.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = HOST, self.server_address[1]
-
-    def track(self, connection: socket.socket, *, add: bool) -> None:
-        with self._connections_lock:
-            if add:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-    def drop_connections(self) -> None:
-        """Shut down keep-alive connections, whose threads would otherwise wait for the client."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (its read timeout) has closed the socket we are writing to: expected.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeAlertsApi:
+class FakeAlertsApi(FakeApi):
     """The fake API running in a background thread on 127.0.0.1; a context manager.
 
     ``alerts_per_status`` is one count for all 20 statuses or a dict status -> count. Every
     ``large_every``-th alert of a status (0 for none) is ``large_bytes`` long, the others ``small_bytes``.
     """
+
+    server_version = "FakeAlertsApi/1"
+    name = "fake-alerts-api"
 
     def __init__(
         self,
@@ -206,38 +120,13 @@ class FakeAlertsApi:
             small_bytes=small_bytes,
             hostile_ids=hostile_ids,
         )
-        self._token = token or secrets.token_urlsafe(24)
-        self.log_requests = log_requests
         self._lock = threading.Lock()
         self._faults = FaultConfig()
-        self._attempts: Counter[tuple[int, str]] = Counter()
-        self._page_faults: Counter[tuple[int, str]] = Counter()
+        self._budget = FaultBudget()
         self._requests = 0
         self._responses: Counter[int] = Counter()
         self._faults_injected: Counter[str] = Counter()
-        self._closing = threading.Event()
-        self._server = _Server(self, port)
-        self._thread = threading.Thread(
-            # A short poll interval: close() waits up to one interval for the serving loop to notice.
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-alerts-api-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_port
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:41234`` (no trailing slash)."""
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def token(self) -> str:
-        return self._token
+        super().__init__(port=port, token=token, log_requests=log_requests)
 
     def set_faults(self, **settings: Any) -> FaultConfig:
         """Replace the fault configuration (fields of :class:`FaultConfig`; omitted ones take defaults).
@@ -247,8 +136,7 @@ class FakeAlertsApi:
         config = FaultConfig(**settings)
         with self._lock:
             self._faults = config
-            self._attempts.clear()
-            self._page_faults.clear()
+            self._budget.clear()
         return config
 
     def stats(self) -> dict[str, Any]:
@@ -265,78 +153,59 @@ class FakeAlertsApi:
         alerts = (json.loads(body) for body in self.dataset)
         return {alert["alert_id"]: alert for alert in alerts}
 
-    def close(self) -> None:
-        """Stop serving and drop open connections; in-flight slow responses end without an answer."""
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        self._thread.join()
-
-    def __enter__(self) -> FakeAlertsApi:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     # --- request handling (handler threads) ---
 
-    def _dispatch(self, handler: _Handler) -> None:
-        url = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        # Always read the body, so the next request on this keep-alive connection starts where it should.
-        body = handler.rfile.read(length) if length else b""
-        if url.path == "/_faults" and handler.command == "POST":
-            self._post_faults(handler, body)
-        elif url.path == "/_stats" and handler.command == "GET":
-            self._send(handler, 200, json.dumps(self.stats()).encode(), counted=False)
-        else:
-            with self._lock:
-                self._requests += 1
-            if url.path != "/alerts":
-                self._send_error(handler, 404, "not_found", f"no such path {url.path}")
-            elif handler.command != "GET":
-                self._send_error(handler, 405, "method_not_allowed", "use GET")
-            else:
-                self._get_alerts(handler, url.query)
+    def routes(self) -> Mapping[tuple[str, str], Route]:
+        return {("GET", "/alerts"): self._get_alerts}
 
-    def _post_faults(self, handler: _Handler, body: bytes) -> None:
+    def dispatch(self, request: Request) -> None:
+        # The control endpoints are neither counted nor part of the API: any other request is.
+        if (request.method, request.path) == ("POST", "/_faults"):
+            self._post_faults(request)
+            return
+        if (request.method, request.path) == ("GET", "/_stats"):
+            request.send_json(200, self.stats())
+            return
+        with self._lock:
+            self._requests += 1
+        super().dispatch(request)
+        if request.status is not None:
+            with self._lock:
+                self._responses[request.status] += 1
+
+    def error_body(self, status: int, code: str, message: str) -> Any:
+        return {"error": code, "message": message}
+
+    def _post_faults(self, request: Request) -> None:
         try:
-            config = FaultConfig.from_json(json.loads(body or b"{}"))
+            config = FaultConfig.from_json(json.loads(request.body or b"{}"))
         except ValueError as error:  # JSONDecodeError is a ValueError too
-            self._send_error(handler, 400, "invalid_faults", str(error), counted=False)
+            self.send_error(request, 400, "invalid_faults", str(error))
             return
         self.set_faults(**dataclasses.asdict(config))
-        self._send(handler, 200, json.dumps(dataclasses.asdict(config)).encode(), counted=False)
+        request.send_json(200, dataclasses.asdict(config))
 
-    def _authorized(self, header: str | None) -> bool:
-        scheme, _, credentials = (header or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.encode(), self._token.encode())
-
-    def _get_alerts(self, handler: _Handler, query: str) -> None:
-        if not self._authorized(handler.headers.get("Authorization")):
+    def _get_alerts(self, request: Request) -> None:
+        if not self.authorized(request):
             headers = {"WWW-Authenticate": 'Bearer realm="alerts"'}
-            self._send_error(handler, 401, "unauthorized", "missing or invalid bearer token", headers=headers)
+            self.send_error(request, 401, "unauthorized", "missing or invalid bearer token", headers=headers)
             return
         try:
-            status, page_size, page_token, offset = self._parse(query)
+            status, page_size, page_token, offset = self._parse(request.query)
         except _BadRequest as error:
-            self._send_error(handler, 400, "invalid_request", str(error))
+            self.send_error(request, 400, "invalid_request", str(error))
             return
 
         fault, faults = self._draw_fault(status, page_token)
         if fault == "429":
-            retry_after = faults.retry_after
-            seconds = str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-            self._send_error(handler, 429, "rate_limited", "slow down", headers={"Retry-After": seconds})
+            headers = {"Retry-After": format_seconds(faults.retry_after)}
+            self.send_error(request, 429, "rate_limited", "slow down", headers=headers)
             return
         if fault == "500":
-            self._send_error(handler, 500, "internal_error", "injected fault")
+            self.send_error(request, 500, "internal_error", "injected fault")
             return
-        if fault == "slow" and self._closing.wait(faults.slow_seconds):
-            handler.close_connection = True  # shutting down: leave without an answer
+        if fault == "slow" and not self.pause(faults.slow_seconds):
+            request.drop()  # shutting down: leave without an answer
             return
 
         count = self.dataset.counts[status]
@@ -350,15 +219,14 @@ class FakeAlertsApi:
         if fault == "malformed":
             # Any proper prefix of a JSON object is invalid JSON; Content-Length matches what is sent.
             body = body[: len(body) // 2]
-        self._send(handler, 200, body)
+        request.send(200, body)
 
-    def _parse(self, query: str) -> tuple[int, int, str, int]:
-        params = {name: values[-1] for name, values in parse_qs(query, keep_blank_values=True).items()}
+    def _parse(self, params: Mapping[str, str]) -> tuple[int, int, str, int]:
         status = _int_param(params, "status", None)
-        if status not in STATUSES:
+        if status is None or status not in STATUSES:
             raise _BadRequest(f"status must be an integer 1..{STATUSES[-1]}")
         page_size = _int_param(params, "page_size", DEFAULT_PAGE_SIZE)
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
+        if page_size is None or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise _BadRequest(f"page_size must be an integer 1..{MAX_PAGE_SIZE}")
         page_token = params.get("page_token", "")
         offset = 0
@@ -370,50 +238,14 @@ class FakeAlertsApi:
         return status, page_size, page_token, offset
 
     def _draw_fault(self, status: int, page_token: str) -> tuple[str | None, FaultConfig]:
-        page = (status, page_token)
         with self._lock:
             config = self._faults
-            self._attempts[page] += 1
-            if self._page_faults[page] >= config.max_faults_per_page:
-                return None, config
-            fault = config.pick(status, page_token, self._attempts[page])
+            fault = self._budget.pick(
+                (status, page_token), seed=config.seed, rates=config.rates(), limit=config.max_faults_per_page
+            )
             if fault is not None:
-                self._page_faults[page] += 1
                 self._faults_injected[fault] += 1
             return fault, config
-
-    def _send_error(
-        self,
-        handler: _Handler,
-        code: int,
-        error: str,
-        message: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        counted: bool = True,
-    ) -> None:
-        body = json.dumps({"error": error, "message": message}).encode()
-        self._send(handler, code, body, headers=headers, counted=counted)
-
-    def _send(
-        self,
-        handler: _Handler,
-        code: int,
-        body: bytes,
-        *,
-        headers: Mapping[str, str] | None = None,
-        counted: bool = True,
-    ) -> None:
-        if counted:
-            with self._lock:
-                self._responses[code] += 1
-        handler.send_response(code)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int | None) -> int | None:

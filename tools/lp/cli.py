@@ -341,7 +341,7 @@ def dlq_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "messages": visible,
                 "in_flight": in_flight,
                 "dlq": queue.dlq_url.rsplit("/", 1)[-1],
-                "source": queue.source_url.rsplit("/", 1)[-1],
+                "source": queue.target.rsplit("/", 1)[-1],
             }
         )
     emit(rows, as_json=state.json, columns=["queue", "messages", "in_flight", "dlq", "source"], title="DLQs")
@@ -377,14 +377,16 @@ def dlq_redrive(
     limit: Annotated[int, typer.Option(min=1)] = 10_000,
     as_json: JsonOption = False,
 ) -> None:
-    """Send dead letters back to their source queue, deleting each only after its send succeeded."""
+    """Send dead letters back to their source queue (or invoke a destination DLQ's function again with the
+    record's requestPayload), deleting each only after its delivery succeeded."""
     from lp import dlq
 
     state = _ctx(ctx, as_json)
     sqs = state.deployment.client("sqs")
+    functions = state.deployment.client("lambda")
     wanted = set(message_id) if message_id else None
     outcomes = [
-        dlq.redrive(sqs, chosen, message_ids=wanted, dry_run=not yes, limit=limit)
+        dlq.redrive(sqs, chosen, message_ids=wanted, dry_run=not yes, limit=limit, lambda_client=functions)
         for chosen in dlq.select(dlq.discover(state.deployment.outputs), queue)
     ]
     rows = [{"queue": o.queue.id, **m.as_dict()} for o in outcomes for m in o.messages]

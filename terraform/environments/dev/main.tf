@@ -30,4 +30,5 @@ module "stack" {
   alerts_to_sftp = var.alerts_to_sftp
 
   ndjson_to_parquet = var.ndjson_to_parquet
+  csv_to_api        = var.csv_to_api
 }

@@ -25,3 +25,8 @@ output "ndjson_to_parquet" {
   description = "Entry points of the NDJSON to Parquet pipeline (landing bucket, output bucket, state machine, topic, ...)."
   value       = module.stack.ndjson_to_parquet
 }
+
+output "csv_to_api" {
+  description = "Entry points of the CSV to API pipeline (upload and results buckets, tables, state machine, DLQs); null when not configured."
+  value       = module.stack.csv_to_api
+}

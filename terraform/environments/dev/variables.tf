@@ -117,3 +117,9 @@ variable "ndjson_to_parquet" {
   default  = {}
   nullable = false
 }
+
+variable "csv_to_api" {
+  description = "CSV to API pipeline: {api_url, secrets = {api_token_secret_arn, smtp_secret_arn, hec_secret_arn?}, ...}; each field is the variable of the same name in modules/csv_to_api (modules/stack checks the shape). null leaves the pipeline out."
+  type        = any
+  default     = null
+}

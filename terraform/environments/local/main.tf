@@ -99,4 +99,40 @@ module "stack" {
     # ministack reads a job's Timeout as seconds (AWS: minutes) and caps it at 600: 120 s here.
     glue_timeout_minutes = 120
   }
+
+  csv_to_api = {
+    api_url = var.records_api_url
+    # The fake API listens on 127.0.0.1: no network is crossed. Every AWS root gives an https:// URL.
+    allow_plaintext_api = true
+    secrets = {
+      api_token_secret_arn = aws_secretsmanager_secret_version.csv["records_api_token"].arn
+      smtp_secret_arn      = aws_secretsmanager_secret_version.csv["smtp"].arn
+    }
+    rate_limit             = var.csv_rate_limit
+    force_destroy          = true
+    point_in_time_recovery = false
+    # Small chunks, quick retries and short waits, so the tests see many chunks, resumes and redrives.
+    chunk_bytes         = 65536
+    max_concurrency     = 4
+    stagger_seconds     = 1
+    chunk_retry_seconds = 1
+    chunk_max_attempts  = 2
+    retry_seconds       = 1
+    caller              = { timeout = 60, deadline_margin = 10, reserved_concurrency = 12, max_attempts = 3 }
+    starter             = { max_receive_count = 3, timeout = 10 }
+    planner             = { timeout = 120 }
+    feeds = [
+      {
+        name   = "orders"
+        prefix = "incoming/orders/"
+        columns = [
+          { name = "order_id", type = "integer", required = true },
+          { name = "customer", required = true, max_length = 64 },
+          { name = "amount", type = "decimal", required = true },
+          { name = "email", pattern = "[^@\\s]+@[^@\\s]+", max_length = 254 },
+          { name = "note" },
+        ]
+      },
+    ]
+  }
 }

@@ -29,3 +29,8 @@ output "ndjson_to_parquet" {
   description = "Entry points of the NDJSON to Parquet pipeline (buckets, tables, state machine, topic, queues, jobs, functions)."
   value       = module.stack.ndjson_to_parquet
 }
+
+output "csv_to_api" {
+  description = "Entry points of the CSV to API pipeline, and the fake records API it calls here."
+  value       = merge(module.stack.csv_to_api, { records_api_url = var.records_api_url })
+}

@@ -95,3 +95,40 @@ module "ndjson_to_parquet" {
   builder                       = var.ndjson_to_parquet.builder
   status_updater                = var.ndjson_to_parquet.status_updater
 }
+
+module "csv_to_api" {
+  source = "../csv_to_api"
+  # It needs a partner API and its secrets: a root without csv_to_api leaves it out.
+  count = var.csv_to_api == null ? 0 : 1
+
+  project       = var.project
+  environment   = var.environment
+  package_dir   = var.package_dir
+  log_level     = var.log_level
+  alarm_actions = [module.alarm_topic.arn]
+  tags          = local.tags
+
+  api_url                = var.csv_to_api.api_url
+  allow_plaintext_api    = var.csv_to_api.allow_plaintext_api
+  secrets                = var.csv_to_api.secrets
+  rate_limit             = var.csv_to_api.rate_limit
+  rate_utilization       = var.csv_to_api.rate_utilization
+  feeds                  = var.csv_to_api.feeds
+  incoming_prefix        = var.csv_to_api.incoming_prefix
+  chunk_bytes            = var.csv_to_api.chunk_bytes
+  max_chunks             = var.csv_to_api.max_chunks
+  max_concurrency        = var.csv_to_api.max_concurrency
+  stagger_seconds        = var.csv_to_api.stagger_seconds
+  chunk_retry_seconds    = var.csv_to_api.chunk_retry_seconds
+  chunk_max_attempts     = var.csv_to_api.chunk_max_attempts
+  retry_seconds          = var.csv_to_api.retry_seconds
+  log_retention_days     = var.csv_to_api.log_retention_days
+  force_destroy          = var.csv_to_api.force_destroy
+  point_in_time_recovery = var.csv_to_api.point_in_time_recovery
+  runbook_url            = var.csv_to_api.runbook_url
+  caller                 = var.csv_to_api.caller
+  starter                = var.csv_to_api.starter
+  planner                = var.csv_to_api.planner
+  alarm_thresholds       = var.csv_to_api.alarm_thresholds
+  dynatrace              = var.csv_to_api.dynatrace
+}

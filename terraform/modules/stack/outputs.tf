@@ -18,3 +18,8 @@ output "ndjson_to_parquet" {
   description = "Entry points of the NDJSON to Parquet pipeline (the outputs of modules/ndjson_to_parquet; null when disabled)."
   value       = one(module.ndjson_to_parquet)
 }
+
+output "csv_to_api" {
+  description = "Entry points of the CSV to API pipeline (the outputs of modules/csv_to_api; null when not configured)."
+  value       = one(module.csv_to_api)
+}

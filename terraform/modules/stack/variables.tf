@@ -133,3 +133,60 @@ variable "ndjson_to_parquet" {
   default  = {}
   nullable = false
 }
+
+variable "csv_to_api" {
+  description = "CSV to API pipeline (seed 002): api_url and secrets are required, every other field is the variable of the same name in modules/csv_to_api, which holds its default; null leaves the pipeline out (it needs a partner API)."
+  type = object({
+    api_url             = string
+    allow_plaintext_api = optional(bool)
+    secrets = object({
+      api_token_secret_arn = string
+      smtp_secret_arn      = string
+      hec_secret_arn       = optional(string)
+    })
+    rate_limit             = optional(number)
+    rate_utilization       = optional(number)
+    feeds                  = optional(any)
+    incoming_prefix        = optional(string)
+    chunk_bytes            = optional(number)
+    max_chunks             = optional(number)
+    max_concurrency        = optional(number)
+    stagger_seconds        = optional(number)
+    chunk_retry_seconds    = optional(number)
+    chunk_max_attempts     = optional(number)
+    retry_seconds          = optional(number)
+    log_retention_days     = optional(number)
+    force_destroy          = optional(bool)
+    point_in_time_recovery = optional(bool)
+    runbook_url            = optional(string)
+    caller = optional(object({
+      memory_size          = optional(number)
+      timeout              = optional(number)
+      concurrency          = optional(number)
+      max_attempts         = optional(number)
+      reserved_concurrency = optional(number)
+      deadline_margin      = optional(number)
+    }))
+    starter = optional(object({
+      batch_size          = optional(number)
+      maximum_concurrency = optional(number)
+      max_receive_count   = optional(number)
+      timeout             = optional(number)
+    }))
+    planner = optional(object({
+      memory_size = optional(number)
+      timeout     = optional(number)
+    }))
+    alarm_thresholds = optional(object({
+      queue_age_seconds = optional(number)
+      queue_depth       = optional(number)
+      reject_rate       = optional(number)
+    }))
+    dynatrace = optional(object({
+      enabled          = optional(bool)
+      endpoint_url     = optional(string)
+      token_secret_arn = optional(string)
+    }))
+  })
+  default = null
+}

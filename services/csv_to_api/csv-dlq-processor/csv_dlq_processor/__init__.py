@@ -1,0 +1,1 @@
+"""csv-dlq-processor: a service of the CSV to API pipeline (docs/csv_to_api.md)."""

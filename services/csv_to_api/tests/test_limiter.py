@@ -1,0 +1,86 @@
+"""The shared limiter never hands out more than R send times in any one-second window, whoever asks."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+from csv_to_api.limiter import DynamoDbSlotCounter, MemorySlotCounter, RateLimiter
+from moto import mock_aws
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += max(0.0, seconds)
+
+
+def max_in_window(times: list[float]) -> int:
+    times = sorted(times)
+    best, left = 0, 0
+    for right, t in enumerate(times):
+        while times[left] <= t - 1.0 + 1e-9:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+def test_times_from_many_limiters_on_one_counter_stay_within_the_rate() -> None:
+    counter = MemorySlotCounter()
+    clock = Clock(1000.37)
+    limiters = [RateLimiter(counter, 100, utilization=1.0, clock=clock) for _ in range(5)]
+    times: list[float] = []
+    for step in range(400):
+        clock.now += 0.013
+        times.extend(limiters[step % 5].take(3))
+    assert len(times) == len(set(times))
+    assert min(times) >= 1000.37
+    assert max_in_window(times) <= 100
+
+
+def test_a_caller_arriving_mid_second_gets_no_time_in_the_past() -> None:
+    counter = MemorySlotCounter()
+    clock = Clock(50.5)
+    times = RateLimiter(counter, 10, utilization=1.0, clock=clock).take(10)
+    assert times[0] >= 50.5
+    assert len(times) == 5  # the rest of second 50; the next take moves on to 51
+
+
+def test_utilization_leaves_headroom_and_wait_turn_sleeps_until_due() -> None:
+    clock = Clock(10.0)
+    limiter = RateLimiter(MemorySlotCounter(), 200, clock=clock, sleep=clock.sleep)
+    assert limiter.per_second == 192
+    sent = []
+    for _ in range(600):
+        limiter.wait_turn(batch=8)
+        sent.append(clock.now)
+    assert max_in_window(sent) <= 192
+    assert sent[-1] - sent[0] == pytest.approx(599 / 192, abs=0.02)
+
+
+def test_the_dynamodb_counter_hands_each_index_out_once() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="limiter",
+            KeySchema=[{"AttributeName": "slot", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "slot", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        counter = DynamoDbSlotCounter(client, "limiter", "api")
+        assert counter.claim(7, 3, 0) == 3
+        assert counter.claim(7, 2, 0) == 5
+        assert counter.claim(7, 2, 10) == 12  # moved up to the floor first
+        assert counter.claim(7, 1, 4) == 13  # already past the floor: just added
+        clock = Clock(7.95)
+        limiter = RateLimiter(counter, 20, utilization=1.0, clock=clock)
+        assert limiter.take(5) == [pytest.approx(7.95)]  # index 19, the last of second 7
+        assert limiter.take(5) == pytest.approx([8.0, 8.05, 8.1, 8.15, 8.2])
