@@ -35,6 +35,7 @@ STYLE = {
     "events": ("box", "#f7c6e0"),
     "topic": ("box", "#f6c3d6"),
     "alb": ("box", "#d6c4f0"),
+    "parameter": ("box", "#e3ecc8"),
     "external": ("box", "#e6e6e6"),
     "observability": ("note", "#f2f2f2"),
 }
@@ -181,6 +182,77 @@ NDJSON = Graph(
     ),
 )
 
+CSV = Graph(
+    "csv_to_api",
+    "002 CSV to API",
+    nodes=(
+        Node("partner", "partner\\ndrops CSV files", "external"),
+        Node("upload", "S3 upload\\nincoming/*.csv", "bucket", ("upload_bucket", "incoming_prefix")),
+        Node("rule", "EventBridge rule\\nObject Created", "events"),
+        Node("ingest", "SQS ingest", "queue", ("ingest_queue_url",)),
+        Node("ingest_dlq", "ingest DLQ", "dlq", ("dead_letter_queues.ingest",)),
+        Node("starter", "csv-ingest-starter", "lambda", ("functions.starter",)),
+        Node("files", "DynamoDB\\nfile status", "table", ("file_table",)),
+        Node("sfn", "Step Functions\\nplan, staggered Map, report", "stepfunctions", ("state_machine_arn",)),
+        Node("feeds", "SSM feeds", "parameter", ("feeds_parameter",)),
+        Node("planner", "csv-file-planner", "lambda", ("functions.planner",)),
+        Node("caller", "csv-api-caller", "lambda", ("functions.caller",)),
+        Node("limiter", "DynamoDB limiter\\nR requests/s shared", "table", ("limiter_table", "rate_limit")),
+        Node("rows", "DynamoDB\\nrow outcomes", "table", ("rows_table",)),
+        Node("api", "partner records API\\nPOST /v1/records", "external"),
+        Node("results", "S3 results\\nreports/", "bucket", ("results_bucket",)),
+        Node("caller_dlq", "caller DLQ\\ndestination records", "dlq", ("dead_letter_queues.caller",)),
+        Node("dlq_processor", "csv-dlq-processor", "lambda", ("functions.dlq_processor",)),
+        Node("cloudwatch", "CloudWatch Logs\\nJSON logs, EMF metrics", "observability", ("log_groups",)),
+        Node("dashboard", "CloudWatch dashboard", "observability", ("dashboard_name",)),
+        Node("alarms", "CloudWatch alarms", "observability", ("alarm_names",)),
+        Node("topic", "SNS alarm topic", "topic", ("alarm_topic_arn",)),
+        Node("alert_manager", "csv-alert-manager", "lambda", ("functions.alert_manager",)),
+        Node("smtp", "SMTP server", "external"),
+        Node("forwarder", "csv-log-forwarder\\n(with a HEC secret)", "lambda", ("functions.log_forwarder",)),
+        Node("splunk", "Splunk HEC", "external"),
+        Node("dynatrace", "Dynatrace\\n(switch, off by default)", "external"),
+    ),
+    edges=(
+        Edge("partner", "upload", "put .csv"),
+        Edge("upload", "rule", "Object Created"),
+        Edge("rule", "ingest"),
+        Edge("ingest", "starter", "batches"),
+        Edge("ingest", "ingest_dlq", "5 receives"),
+        Edge("starter", "files", "received"),
+        Edge("starter", "sfn", "start, named\\nafter the file id"),
+        Edge("sfn", "planner", "plan, report"),
+        Edge("feeds", "planner"),
+        Edge("upload", "planner", "ranged GETs"),
+        Edge("planner", "files", "status"),
+        Edge("planner", "results", "report"),
+        Edge("sfn", "caller", "a chunk each,\\nstaggered"),
+        Edge("feeds", "caller"),
+        Edge("upload", "caller", "ranged GETs"),
+        Edge("caller", "limiter", "send times"),
+        Edge("caller", "api", "one row each"),
+        Edge("caller", "rows", "outcomes"),
+        Edge("caller", "files", "chunk summary"),
+        Edge("sfn", "caller_dlq", "ParkChunk"),
+        Edge("caller", "caller_dlq", "on failure (async)"),
+        Edge("ingest_dlq", "dlq_processor"),
+        Edge("caller_dlq", "dlq_processor"),
+        Edge("dlq_processor", "ingest", "redrive"),
+        Edge("dlq_processor", "caller", "redrive (async)"),
+        Edge("dlq_processor", "sfn", "restart failed"),
+        Edge("caller", "cloudwatch", "logs, metrics"),
+        Edge("cloudwatch", "dashboard"),
+        Edge("cloudwatch", "alarms"),
+        Edge("alarms", "topic"),
+        Edge("topic", "alert_manager"),
+        Edge("alert_manager", "smtp", "one e-mail per\\nstate change"),
+        Edge("cloudwatch", "forwarder", "subscription"),
+        Edge("forwarder", "splunk", "batches, TLS"),
+        Edge("cloudwatch", "dynatrace", "metric stream"),
+    ),
+    not_drawn=(),
+)
+
 EXAMPLE = Graph(
     "example",
     "The template: a queue-fed worker",
@@ -202,7 +274,7 @@ EXAMPLE = Graph(
     not_drawn=(),
 )
 
-GRAPHS = (ALERTS, NDJSON, EXAMPLE)
+GRAPHS = (ALERTS, NDJSON, CSV, EXAMPLE)
 
 
 def render(graph: Graph) -> tuple[str, str]:

@@ -15,6 +15,9 @@ Run with ministack's own interpreter (its virtualenv), never imported by our cod
    fix keeps ``ExecutionProperty`` on the job and registers the tags under the job's ARN, as
    ``TagResource`` does.
 
+   Alarms on metric math come back with a single-metric ``Period`` and ``Statistic`` they were never
+   given (AWS returns none); those are dropped too.
+
 Nothing else is changed. Remove a fix when ministack does it itself.
 """
 
@@ -56,9 +59,24 @@ def _to_xml(data: object, key: str = "") -> str:
     return _xml_value(key, data)
 
 
+def _without_single_metric_fields(result: dict) -> dict:
+    for alarm in result.get("MetricAlarms", []):
+        # A metric-math alarm (ministack keeps no MetricName, nor the queries): AWS returns no
+        # single-metric period or statistic for it.
+        if alarm.get("Metrics") or not alarm.get("MetricName"):
+            for key in ("Period", "Statistic"):
+                alarm.pop(key, None)
+    return result
+
+
 def _describe_alarms(params, cbor_data, is_cbor, is_json=False):
-    if is_cbor or is_json:
+    if is_cbor:
         return _original_describe_alarms(params, cbor_data, is_cbor, is_json)
+    if is_json:
+        status, headers, body = _original_describe_alarms(params, cbor_data, is_cbor, is_json)
+        if status == 200:
+            body = json.dumps(_without_single_metric_fields(json.loads(body))).encode()
+        return status, headers, body
     request = {
         "AlarmNames": _members(params, "AlarmNames", 100),
         "AlarmNamePrefix": cloudwatch._p(params, "AlarmNamePrefix"),
@@ -71,7 +89,7 @@ def _describe_alarms(params, cbor_data, is_cbor, is_json=False):
     status, _headers, body = _original_describe_alarms(params, request, False, True)
     if status != 200:
         return _original_describe_alarms(params, cbor_data, is_cbor, is_json)
-    result = json.loads(body)
+    result = _without_single_metric_fields(json.loads(body))
     token = result.get("NextToken")
     inner = (
         "<DescribeAlarmsResult>"

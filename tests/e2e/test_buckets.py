@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 def _buckets(outputs: dict) -> dict[str, str]:
     """Every bucket the stack outputs, by "<pipeline>.<output>"."""
     found = {}
-    for pipeline in ("example", "alerts_to_sftp", "ndjson_to_parquet"):
+    for pipeline in ("example", "alerts_to_sftp", "ndjson_to_parquet", "csv_to_api"):
         for name, value in (outputs.get(pipeline) or {}).items():
             if name.endswith("_bucket"):
                 found[f"{pipeline}.{name}"] = value
@@ -27,6 +27,8 @@ def _buckets(outputs: dict) -> dict[str, str]:
 
 BUCKET_OUTPUTS = [
     "alerts_to_sftp.staging_bucket",
+    "csv_to_api.results_bucket",
+    "csv_to_api.upload_bucket",
     "ndjson_to_parquet.input_bucket",
     "ndjson_to_parquet.manifest_bucket",
     "ndjson_to_parquet.output_bucket",

@@ -311,20 +311,29 @@ def test_a_chunk_out_of_retries_is_parked_then_redriven_twice_and_processed_once
     wait_for(lambda: queue_counts(dlq_url)[0] >= 1, 30, "the parked chunk in the caller DLQ")
 
     api.post("/_faults", {})  # the API is back
-    code, dry = lp("dlq", "redrive", "csv_to_api/caller")
+    code, parked = lp("dlq", "show", "csv_to_api/caller", "--limit", "1000")
+    assert code == 0, parked
+    ids = [m["message_id"] for m in parked if file_id in m["body"]]
+    assert len(ids) == 1, parked
+    code, dry = lp("dlq", "redrive", "csv_to_api/caller", "--message-id", ids[0])
     assert code == 0, dry
     assert [m["action"] for m in dry["messages"]] == ["would redrive"]
-    for _ in range(2):  # an operator who redrives twice
-        code, out = lp("dlq", "redrive", "csv_to_api/caller", "--yes")
-        assert code == 0, out
-    record = wait_final(pipeline, file_id, wait_for)
+    code, out = lp("dlq", "redrive", "csv_to_api/caller", "--message-id", ids[0], "--yes")
+    assert code == 0, out
+    assert [m["action"] for m in out["messages"]] == ["redriven"]
+    # An operator who redrives again: the message is gone, which is said (exit 1), and nothing is sent.
+    code, again = lp("dlq", "redrive", "csv_to_api/caller", "--message-id", ids[0], "--yes")
+    assert (code, [m["action"] for m in again["messages"]]) == (1, ["not found"]), again
     wait_for(
         lambda: (file_record(pipeline, file_id) or {}).get("status") == "completed", 120, "the redriven file"
     )
-    assert queue_counts(dlq_url) == (0, 0)
+    code, left = lp("dlq", "show", "csv_to_api/caller", "--limit", "1000")
+    assert [m for m in left if file_id in m["body"]] == []  # nothing of this file is back in the DLQ
     accepted = [r["key"] for r in api.records() if r["key"].startswith(file_id + ":")]
     assert sorted(accepted) == sorted(f"{file_id}:{row}" for row in expected.good)
-    assert report(pipeline, file_id)["counts"]["accepted"] == 30
+    final = report(pipeline, file_id)
+    assert final["counts"]["accepted"] == 30
+    assert (final["status"], final["reason"]) == ("completed", "")
 
 
 def test_a_message_in_the_ingest_dlq_is_redriven_and_processed_once(

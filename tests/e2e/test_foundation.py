@@ -26,7 +26,12 @@ def test_plan_after_apply_reports_no_changes(deployed_stack):
     )
 
 
-PIPELINE_MODULES = ("example", "alerts_to_sftp", "ndjson_to_parquet")  # terraform/modules/<pipeline>
+PIPELINE_MODULES = (
+    "example",
+    "alerts_to_sftp",
+    "ndjson_to_parquet",
+    "csv_to_api",
+)  # terraform/modules/<pipeline>
 
 
 def _module_outputs(pipeline: str) -> set[str]:
@@ -48,14 +53,24 @@ def _exists(kind: str, name: str) -> None:
         "topic": lambda: boto3.client("sns").get_topic_attributes(TopicArn=name),
         "dashboard": lambda: boto3.client("cloudwatch").get_dashboard(DashboardName=name),
         "load balancer": lambda: boto3.client("elbv2").describe_load_balancers(Names=[name]),
+        "parameter": lambda: boto3.client("ssm").get_parameter(Name=name),
     }
     clients[kind]()
 
 
 def _entry_points(name: str, value: object) -> list[tuple[str, str]]:
     """(kind, name) of each resource an output names; [] for outputs that are values, not resources."""
-    if name in {"landing_prefix", "settings", "trigger_url", "alb_dns_name"}:
+    if name in {
+        "landing_prefix", "settings", "trigger_url", "alb_dns_name", "incoming_prefix", "rate_limit",
+        "alarm_names", "log_groups", "records_api_url",
+    }:  # fmt: skip
         return []
+    if name == "dead_letter_queues":
+        return [("queue", queue["dlq_url"]) for queue in value.values()] + [
+            ("queue", queue["source_url"]) for queue in value.values() if queue.get("source_url")
+        ]
+    if name == "feeds_parameter":
+        return [("parameter", value)]
     if name == "functions":
         return [("function", fn) for fn in value.values() if fn is not None]  # null: a flag is off
     if name == "glue_jobs":
@@ -67,6 +82,8 @@ def _entry_points(name: str, value: object) -> list[tuple[str, str]]:
         "state_machine_arn": "state machine",
         "event_bus_name": "event bus",
         "alerts_topic_arn": "topic",
+        "alarm_topic_arn": "topic",
+        "ingest_queue_url": "queue",
         "dashboard_name": "dashboard",
         "alb_name": "load balancer",
     }
@@ -114,6 +131,7 @@ def test_outputs_expose_every_entry_point(deployed_stack):
         "topic",
         "dashboard",
         "load balancer",
+        "parameter",
     }
 
 

@@ -14,7 +14,8 @@ def test_stack_status_lists_every_part_up(deployed_stack, lp):
     code, parts = lp("stack", "status")
     assert code == 0, parts
     assert {part["part"]: part["state"] for part in parts} == {
-        "ministack": "up", "MariaDB": "up", "sshd": "up", "fake alerts API": "up"
+        "ministack": "up", "MariaDB": "up", "sshd": "up", "fake alerts API": "up", "fake records API": "up",
+        "SMTP": "up",
     }  # fmt: skip
 
 
@@ -22,11 +23,21 @@ def test_every_pipelines_dlq_is_listed_from_the_outputs(deployed_stack, lp):
     code, queues = lp("dlq", "list")
     assert code == 0, queues
     by_id = {queue["queue"]: queue for queue in queues}
-    assert set(by_id) == {"alerts_to_sftp", "example", "ndjson_to_parquet"}
-    for pipeline, queue in by_id.items():
+    assert set(by_id) == {
+        "alerts_to_sftp",
+        "example",
+        "ndjson_to_parquet",
+        "csv_to_api/ingest",
+        "csv_to_api/caller",
+    }
+    for pipeline in ("alerts_to_sftp", "example", "ndjson_to_parquet"):
+        queue = by_id[pipeline]
         assert queue["dlq"] == deployed_stack[pipeline]["dlq_url"].rsplit("/", 1)[-1]
         assert queue["source"] == deployed_stack[pipeline]["queue_url"].rsplit("/", 1)[-1]
         assert queue["messages"] >= 0
+    csv_queues = deployed_stack["csv_to_api"]["dead_letter_queues"]
+    assert by_id["csv_to_api/ingest"]["source"] == csv_queues["ingest"]["source_url"].rsplit("/", 1)[-1]
+    assert by_id["csv_to_api/caller"]["source"] == f"function {csv_queues['caller']['function_name']}"
 
 
 def test_the_breaker_is_read_with_the_deployed_settings(deployed_stack, lp):

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
-PAGES = ("alerts_to_sftp", "ndjson_to_parquet", "example")
+PAGES = ("alerts_to_sftp", "ndjson_to_parquet", "csv_to_api", "example")
 
 
 def expand(pattern: str) -> set[str]:

@@ -23,14 +23,14 @@ pytestmark = pytest.mark.e2e
 
 def deployed_functions(outputs: dict[str, Any]) -> list[str]:
     names = [outputs["example"]["function_name"]]
-    for pipeline in ("alerts_to_sftp", "ndjson_to_parquet"):
+    for pipeline in ("alerts_to_sftp", "ndjson_to_parquet", "csv_to_api"):
         names += [name for name in outputs[pipeline]["functions"].values() if name]
     return names
 
 
 def test_every_pipelines_functions_are_checked(deployed_stack):
     functions = deployed_functions(deployed_stack)
-    assert len(functions) >= 7  # example, 4 alerts, 2 NDJSON (+ the stream creator behind its flag)
+    assert len(functions) >= 12  # example, 4 alerts, 2 NDJSON (+ the stream creator behind its flag), 5 CSV
 
 
 def test_terraform_sets_exactly_the_settings_without_a_python_default(deployed_stack):

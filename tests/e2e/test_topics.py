@@ -21,6 +21,8 @@ def _topics(outputs: dict) -> dict[str, str]:
     topics = {"alarm topic": outputs["alarm_topic_arn"]}
     if outputs.get("ndjson_to_parquet"):
         topics["NDJSON alerts topic"] = outputs["ndjson_to_parquet"]["alerts_topic_arn"]
+    if outputs.get("csv_to_api"):
+        topics["CSV alarm topic"] = outputs["csv_to_api"]["alarm_topic_arn"]
     return topics
 
 

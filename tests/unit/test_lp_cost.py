@@ -59,6 +59,51 @@ def test_ndjson_assumptions_are_the_module_defaults():
     assert deployed["flush_runs_per_day"] == 24 * 60 // found["flush_interval_minutes"]["default"]
 
 
+def test_csv_assumptions_are_the_module_and_core_defaults():
+    from csv_to_api.caller import CallerConfig
+    from csv_to_api.outcomes import DynamoDbRowStore
+    from csv_to_api.planner import PlannerConfig
+
+    deployed = cost.DEPLOYED["csv_to_api"]
+    found = variables("csv_to_api")
+    for field in ("memory_size", "timeout", "concurrency"):
+        key = {"memory_size": "caller_memory_mb", "timeout": "caller_timeout_s"}.get(field, f"caller_{field}")
+        assert optional_default(found["caller"], field) == str(deployed[key])
+    assert optional_default(found["caller"], "deadline_margin") == str(deployed["caller_deadline_margin_s"])
+    assert optional_default(found["planner"], "memory_size") == str(deployed["planner_memory_mb"])
+    assert optional_default(found["starter"], "maximum_concurrency") == str(deployed["starter_pollers"])
+    for name in ("chunk_bytes", "max_concurrency", "rate_limit", "rate_utilization"):
+        assert found[name]["default"] == deployed[name], name
+    functions = (MODULES / "csv_to_api" / "functions.tf").read_text()
+    starter = functions.split('module "starter"')[1].split("\nmodule ")[0]
+    assert f"memory_size  = {deployed['starter_memory_mb']}" in starter
+    main = (MODULES / "csv_to_api" / "main.tf").read_text()
+    assert f"{{ (var.incoming_prefix) = {deployed['upload_expiration_days']} }}" in main
+    assert PlannerConfig().block_bytes == deployed["planner_block_bytes"]
+    assert CallerConfig().block_bytes == deployed["caller_block_bytes"]
+    assert DynamoDbRowStore(None, "rows").retention_seconds == deployed["row_retention_days"] * 86400
+    handler = REPO / "services/csv_to_api/csv-api-caller/csv_api_caller/handler.py"
+    assert handler.read_text().count("metrics.add_metric(") == cost.CSV_METRICS
+
+
+def test_csv_caller_compute_follows_the_chunks_that_share_the_limit():
+    prices = json.loads(cost.PRICES.read_text())["prices"]
+    figures = cost.measurements(last_bench=False)
+
+    def caller_gb_seconds(**changes: float) -> float:
+        lines = cost._csv(1e6, prices, figures, {**cost.DEPLOYED["csv_to_api"], **changes})
+        return next(line.quantity for line in lines if line.item == "Lambda csv-api-caller compute")
+
+    # One invocation alone can fill the limit: four at once wait four times as long for the same rows.
+    assert caller_gb_seconds(max_concurrency=1) == pytest.approx(caller_gb_seconds() / 4)
+    assert caller_gb_seconds(rate_limit=100) == pytest.approx(caller_gb_seconds() / 2, rel=0.02)
+
+
+def test_a_csv_volume_beyond_the_rate_limit_fails_clearly():
+    with pytest.raises(LpError, match="more than a rate limit of 48/s"):
+        cost.estimate("csv_to_api", "5000000")
+
+
 def test_the_price_file_is_dated_and_every_figure_has_a_basis():
     prices = json.loads(cost.PRICES.read_text())
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", prices["as_of"])
@@ -71,7 +116,8 @@ def test_the_price_file_is_dated_and_every_figure_has_a_basis():
 @pytest.mark.parametrize("pipeline", sorted(cost.STATED_VOLUME))
 def test_cost_grows_with_volume_and_adds_up(pipeline: str):
     small = cost.estimate(pipeline, None)
-    large = cost.estimate(pipeline, str(cost.parse_volume(pipeline, None) * 10))
+    # 3x: the CSV pipeline's stated volume is a quarter of what its default rate limit delivers a day.
+    large = cost.estimate(pipeline, str(cost.parse_volume(pipeline, None) * 3))
     assert 0 < small["monthly_usd"] < large["monthly_usd"]
     assert small["monthly_usd"] == pytest.approx(
         sum(line["monthly_usd"] for line in small["lines"]), abs=0.05
@@ -86,7 +132,7 @@ def test_volumes_parse_and_bad_ones_fail_clearly():
     with pytest.raises(LpError, match="volume"):
         cost.parse_volume("alerts_to_sftp", "lots")
     with pytest.raises(LpError, match="no cost model"):
-        cost.estimate("csv_to_api", None)
+        cost.estimate("example", None)
 
 
 def test_the_docs_tables_are_todays_estimates():

@@ -32,11 +32,15 @@ alerts_app = typer.Typer(help="Alerts to SFTP (000): trigger and follow jobs.", 
 ndjson_app = typer.Typer(help="NDJSON to Parquet (001): files, manifests, breaker.", no_args_is_help=True)
 breaker_app = typer.Typer(help="The NDJSON pipeline's circuit breaker.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Every dead-letter queue of every pipeline.", no_args_is_help=True)
+csv_app = typer.Typer(
+    help="CSV to API (002): send a file, files, a file's status and report.", no_args_is_help=True
+)
 app.add_typer(stack_app, name="stack")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(ndjson_app, name="ndjson")
 ndjson_app.add_typer(breaker_app, name="breaker")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(csv_app, name="csv")
 
 
 @dataclass
@@ -320,6 +324,65 @@ def breaker_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def breaker_reset(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Close the breaker (outcomes so far are ignored); the next flush starts the waiting manifests."""
     _breaker(ctx, as_json, reset=True)
+
+
+# --- csv ---------------------------------------------------------------------------------------
+
+CSV_COLUMNS = ["file_id", "key", "status", "rows", "accepted", "already", "rejected", "reason", "finished_at"]
+
+
+@csv_app.command("send")
+def csv_send(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A local CSV file.")],
+    key: Annotated[
+        str | None, typer.Option(help="Object key (default: <incoming prefix><file name>).")
+    ] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for its report (0: do not wait).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload a CSV under the incoming prefix, as a partner would; print its file id (and, with --wait, its
+    outcome)."""
+    from lp import csv
+
+    state = _ctx(ctx, as_json)
+    emit(csv.send(state.deployment, path, key, wait), as_json=state.json, title="sent")
+
+
+@csv_app.command("files")
+def csv_files(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="received | splitting | sending | completed | completed_with_rejects | failed"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Files, newest first, with their status and row counts."""
+    from lp import csv
+
+    state = _ctx(ctx, as_json)
+    rows = csv.files(state.deployment, tuple(status or ()), limit)
+    emit(rows, as_json=state.json, columns=CSV_COLUMNS, title="CSV files")
+
+
+@csv_app.command("file")
+def csv_file(ctx: typer.Context, file_id: str, as_json: JsonOption = False) -> None:
+    """One file: status, timings, counts, rejects by reason and the first rejected rows."""
+    from lp import csv
+
+    state = _ctx(ctx, as_json)
+    emit(csv.file(state.deployment, file_id), as_json=state.json, title=file_id)
+
+
+@csv_app.command("report")
+def csv_report(ctx: typer.Context, file_id: str) -> None:
+    """The file's whole JSON report (every rejected row with its reason and raw line)."""
+    from lp import csv
+
+    state = _ctx(ctx, True)
+    emit(csv.report_of(state.deployment, file_id), as_json=True)
 
 
 # --- dlq ---------------------------------------------------------------------------------------

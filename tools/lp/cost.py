@@ -3,7 +3,8 @@ file (docs/cost/prices.json) and the figures the benchmarks measured (the last `
 in .local/bench/last-run.txt, else docs/cost/measured.json, each figure with its basis).
 
 The deploy-time values (memory, batch sizes, manifest size, Glue capacity, poll interval, schedule,
-retention) are the Terraform modules' defaults, repeated here once and compared with the modules by
+retention, chunk size, rate limit) are the Terraform modules' defaults (and, for the CSV core's block
+sizes and row retention, its code's), repeated here once and compared with them by
 tests/unit/test_lp_cost.py. Not priced: the MySQL database (RDS or yours), KMS keys and requests (the
 buckets use S3 bucket keys: a few KMS calls a day), Secrets Manager secrets, alarms, data transfer and
 the free tiers.
@@ -45,8 +46,28 @@ DEPLOYED = {
         "landing_expiration_days": 30,
         "flush_runs_per_day": 288,  # flush_interval_minutes = 5
     },
+    "csv_to_api": {
+        "starter_memory_mb": 256,
+        "starter_pollers": 5,
+        "planner_memory_mb": 512,
+        "caller_memory_mb": 512,
+        "caller_timeout_s": 300,
+        "caller_deadline_margin_s": 20,
+        "caller_concurrency": 16,
+        "chunk_bytes": 1 << 20,
+        "max_concurrency": 4,
+        "rate_limit": 50,
+        "rate_utilization": 0.96,
+        "upload_expiration_days": 30,
+        # csv_to_api's code: PlannerConfig.block_bytes, CallerConfig.block_bytes, the rows table's TTL.
+        "planner_block_bytes": 4 << 20,
+        "caller_block_bytes": 1 << 20,
+        "row_retention_days": 35,
+    },
 }
-STATED_VOLUME = {"alerts_to_sftp": "2000", "ndjson_to_parquet": "1TB"}
+STATED_VOLUME = {"alerts_to_sftp": "2000", "ndjson_to_parquet": "1TB", "csv_to_api": "1000000"}
+# The caller's metrics (csv_api_caller.handler._publish), each a custom metric with dimension service.
+CSV_METRICS = 9
 
 
 @dataclass
@@ -91,7 +112,7 @@ def measurements(*, last_bench: bool = True) -> dict[str, tuple[float, str]]:
 
 
 def parse_volume(pipeline: str, volume: str | None) -> float:
-    """Alerts per day, or NDJSON bytes per day ('1TB', '500GB', '2e12')."""
+    """Alerts or CSV rows per day, or NDJSON bytes per day ('1TB', '500GB', '2e12')."""
     text = (volume or STATED_VOLUME[pipeline]).strip().upper().replace(",", "").replace("_", "")
     match = re.fullmatch(r"([0-9.E+]+)\s*(TB|GB|MB|KB|B)?", text)
     if not match:
@@ -102,7 +123,7 @@ def parse_volume(pipeline: str, volume: str | None) -> float:
 
 
 def estimate(pipeline: str, volume: str | None, *, last_bench: bool = True) -> dict[str, Any]:
-    models = {"alerts_to_sftp": _alerts, "ndjson_to_parquet": _ndjson}
+    models = {"alerts_to_sftp": _alerts, "ndjson_to_parquet": _ndjson, "csv_to_api": _csv}
     if pipeline not in models:
         raise LpError(f"no cost model for {pipeline!r} (models: {', '.join(models)})")
     prices = json.loads(PRICES.read_text())
@@ -317,6 +338,128 @@ def _ndjson(volume_bytes: float, p: dict, m: dict[str, tuple[float, str]], d: di
             p["scheduler_invocations_per_million"],
             "orphan flush",
         ),
+    ]
+
+
+def _csv(rows: float, p: dict, m: dict[str, tuple[float, str]], d: dict) -> list[Line]:
+    """Rows through the shared rate limit: the caller's compute is mostly waiting for its send times, so
+    it follows how many chunks share the limit at once, not the rows' size."""
+    rows_per_file, file_basis = m["csv_rows_per_file"]
+    row_bytes, row_basis = m["csv_row_bytes"]
+    caller_rate, caller_basis = m["csv_caller.rows_per_s"]
+    planner_mb_per_s, planner_basis = m["csv_planner_mb_per_s"]
+    report_ms, report_basis = m["csv_report_ms_per_file"]
+    starter_ms, starter_basis = m["csv_starter_ms_per_batch"]
+    outcome_bytes, outcome_basis = m["csv_row_outcome_item_bytes"]
+    log_bytes, _ = m["log_bytes_per_invocation"]
+    per_second = max(1, math.floor(d["rate_limit"] * d["rate_utilization"]))  # the limiter's lattice
+    if rows > per_second * 86400:
+        raise LpError(f"{rows:,.0f} rows a day: more than a rate limit of {per_second}/s lets through")
+    files = math.ceil(rows / rows_per_file)
+    file_bytes = rows_per_file * row_bytes
+    chunks_per_file = max(1, math.ceil(file_bytes / d["chunk_bytes"]))
+    chunks = files * chunks_per_file
+    # One file at a time (files spread over the day): its Map runs max_concurrency chunks at once, and
+    # they share the limit; one invocation alone is bounded by its requests in flight.
+    in_flight = min(d["max_concurrency"], chunks_per_file)
+    rate = min(per_second / in_flight, caller_rate)
+    chunk_seconds = rows_per_file / chunks_per_file / rate
+    invocations_per_chunk = math.ceil(chunk_seconds / (d["caller_timeout_s"] - d["caller_deadline_margin_s"]))
+    caller_invocations = chunks * invocations_per_chunk
+    planner_seconds = (file_bytes / (planner_mb_per_s * 1e6) + report_ms / 1000) / 2
+    invocations = files + 2 * files + caller_invocations
+    gets_per_chunk = math.ceil((d["chunk_bytes"] + row_bytes) / d["caller_block_bytes"])
+    transitions = files * 6 + chunks * 4 + chunks * (invocations_per_chunk - 1) * 3
+    if per_second / in_flight < caller_rate:
+        wait = (
+            f"{in_flight} at once share {per_second}/s: {rate:.0f} rows/s each, mostly waiting for send times"
+        )
+    else:
+        wait = f"{rate:.0f} rows/s each, {caller_basis}"
+    return [
+        *_lambda("csv-ingest-starter", files, starter_ms / 1000, d["starter_memory_mb"], p, starter_basis),
+        *_lambda(
+            "csv-file-planner",
+            2 * files,
+            planner_seconds,
+            d["planner_memory_mb"],
+            p,
+            f"{planner_basis}; {report_basis}",
+        ),
+        *_lambda(
+            "csv-api-caller",
+            caller_invocations,
+            chunk_seconds / invocations_per_chunk,
+            d["caller_memory_mb"],
+            p,
+            f"{chunks_per_file} chunks a file, {wait}",
+        ),
+        Line(
+            "Step Functions transitions",
+            transitions * DAYS_PER_MONTH / 1e3,
+            "thousand",
+            p["sfn_transitions_per_thousand"],
+            "6 a file (Plan, HasRows, SendChunks, Report...), 4 a chunk (Stagger, Call, MoreRows, ChunkDone)",
+        ),
+        Line(
+            "DynamoDB writes",
+            (rows * (1 + 1 / 8) + files * 4 + chunks) * DAYS_PER_MONTH / 1e6,
+            "million WRU",
+            p["dynamodb_write_per_million"],
+            "a row: its outcome, 1/8 of a limiter update; a file: 4 status writes; a chunk: its summary",
+        ),
+        Line(
+            "DynamoDB reads",
+            (caller_invocations + files * 4) * DAYS_PER_MONTH / 1e6,
+            "million RRU",
+            p["dynamodb_read_per_million"],
+            "per invocation: the chunk's known outcomes; per file: status, chunk summaries, rejects",
+        ),
+        Line(
+            "DynamoDB storage (row outcomes)",
+            rows * d["row_retention_days"] * outcome_bytes / 1e9,
+            "GB-month",
+            p["dynamodb_storage_gb_month"],
+            f"kept {d['row_retention_days']} days; {outcome_basis}",
+        ),
+        Line(
+            "SQS requests",
+            (files * 3 + d["starter_pollers"] * 86400 / 20) * DAYS_PER_MONTH / 1e6,
+            "million requests",
+            p["sqs_requests_per_million"],
+            "send, receive, delete per file; 5 pollers long-polling",
+        ),
+        Line(
+            "S3 PUT (uploads, reports)",
+            files * 3 * DAYS_PER_MONTH / 1e3,
+            "thousand",
+            p["s3_put_per_thousand"],
+            "the upload, the JSON report and the rejects CSV",
+        ),
+        Line(
+            "S3 GET (ranged reads)",
+            (files * math.ceil(file_bytes / d["planner_block_bytes"]) + chunks * gets_per_chunk)
+            * DAYS_PER_MONTH
+            / 1e3,
+            "thousand",
+            p["s3_get_per_thousand"],
+            "the planner reads each file once in 4 MiB blocks, the caller each chunk in 1 MiB blocks",
+        ),
+        Line(
+            "S3 storage (uploads)",
+            rows * row_bytes * d["upload_expiration_days"] / 1e9,
+            "GB-month",
+            p["s3_storage_gb_month"],
+            f"kept {d['upload_expiration_days']} days; {file_basis}; {row_basis}",
+        ),
+        Line(
+            "CloudWatch custom metrics",
+            CSV_METRICS,
+            "metric-month",
+            p["cloudwatch_custom_metric_month"],
+            "the caller's EMF metrics, dimension service",
+        ),
+        _logs(invocations, log_bytes, p),
     ]
 
 

@@ -27,7 +27,7 @@ def down() -> None:
 
 
 def status() -> list[dict[str, Any]]:
-    from devstack import fake_api, mariadb, ministack, paths, sshd
+    from devstack import fake_api, fake_records_api, mariadb, ministack, paths, smtp, sshd
     from devstack.proc import pid_alive
 
     parts = (
@@ -40,6 +40,8 @@ def status() -> list[dict[str, Any]]:
         ),
         ("sshd", sshd.PID, lambda: pid_alive(sshd.PID) is not None, f"{paths.HOST}:{paths.SFTP_PORT}"),
         ("fake alerts API", fake_api.PID, fake_api.healthy, fake_api.url()),
+        ("fake records API", fake_records_api.PID, fake_records_api.healthy, fake_records_api.url()),
+        ("SMTP", smtp.PID, smtp.healthy, f"{paths.HOST}:{smtp.PORT}"),
     )
     return [
         {"part": name, "state": "up" if healthy() else "down", "pid": pid_alive(pid_file), "address": address}

@@ -9,6 +9,7 @@ the rows already done are recorded, so a retry continues where this one stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -40,14 +41,16 @@ class ChunkFailed(Exception):
 
 @dataclass(frozen=True)
 class CallerConfig:
-    concurrency: int = 8
+    concurrency: int = 16
     """Requests in flight at once (threads sharing the kept-alive connections)."""
     max_attempts: int = 6
     """Transient failures (5xx, resets, timeouts) of one row before the chunk fails."""
     max_rate_limited: int = 30
     """429 answers for one row before the chunk fails: the limit is shared, so some are expected."""
-    window_rows: int = 512
-    """Rows validated, sent and recorded per round; also how far a stop rolls back at most."""
+    window_rows: int = 0
+    """Rows validated, sent and recorded per round (0: 8 x concurrency). Small on purpose: under a shared
+    limit a chunk may get a few rows per second, and a round must end (its outcomes recorded) well
+    before the invocation's deadline, or a timeout makes its rows go out again (answered 200, wasted)."""
     block_bytes: int = 1 << 20
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
@@ -121,6 +124,8 @@ class ChunkCaller:
         self._files = files
         self._api = api
         self._limiter = limiter
+        if not config.window_rows:
+            config = dataclasses.replace(config, window_rows=8 * config.concurrency)
         self._config = config
         self._refresh_token = refresh_token
         self._token_lock = threading.Lock()

@@ -64,8 +64,9 @@ class Lifecycle:
                 "plan_outcome": plan.outcome,
                 "rows": plan.rows,
                 "chunk_count": len(plan.chunks),
-                "reason": plan.reason,
-                "message": plan.message,
+                # The plan's own verdict, kept apart from the file's reason (which finish() rewrites).
+                "plan_reason": plan.reason,
+                "plan_message": plan.message,
                 "planned_at": now_iso(),
             },
         )
@@ -96,8 +97,8 @@ class Lifecycle:
                 rows=int(record.get("rows", 0)),
                 chunk_count=int(record.get("chunk_count", 0)),
                 chunks=self.files.chunks(file.file_id),
-                reason=str(record.get("reason", "")),
-                message=str(record.get("message", "")) or error,
+                reason=str(record.get("plan_reason", "")),
+                message=str(record.get("plan_message", "")) or error,
             )
         finished = now_iso()
         timings = {

@@ -185,7 +185,7 @@ variable "caller" {
   type = object({
     memory_size          = optional(number, 512)
     timeout              = optional(number, 300)
-    concurrency          = optional(number, 8)
+    concurrency          = optional(number, 16)
     max_attempts         = optional(number, 6)
     reserved_concurrency = optional(number, 20)
     deadline_margin      = optional(number, 20)

@@ -1,0 +1,246 @@
+"""CSV to API: the shared limit through the deployed graph, and one caller against the usual loops.
+
+    .venv/bin/python bench/bench_csv_api.py [--files 20] [--rows 5000] [--rate 200] [--caller-rows 2000]
+                                            [--skip-graph]
+
+1. **The graph** (local stack, started and deployed if needed, the local root applied with
+   ``csv_rate_limit = --rate``): ``--files`` files of ``--rows`` rows dropped at once into the upload
+   bucket; the fake records API (limit R = ``--rate``, no faults) logs every request's arrival. Reported:
+   the delivered rate over the steady part (from the 10th to the 90th percentile of arrivals), the most
+   requests in any one-second window (must be <= R), and that every row arrived once (nothing lost,
+   nothing duplicated). Last line of this part: ``csv_api rows_per_s=<n> limit=<r> max_window=<m>``.
+2. **One caller invocation** (in process, limiter off) sending ``--caller-rows`` rows to the fake API in a
+   subprocess, against what a first version usually does: a naive loop opening a new connection per row
+   (``http.client``), and a sequential loop on one kept-alive urllib3 connection. Every method sends the
+   same bodies; the fake's record count is checked after each. Last line:
+   ``csv_caller rows_per_s=<n> ratio_vs_naive=<x> ratio_vs_keepalive=<y>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parents[1]
+for folder in ("tools", "shared", "services/csv_to_api"):
+    sys.path.insert(0, str(REPO / folder))
+
+import urllib3  # noqa: E402
+from csv_to_api.api import RecordsApi  # noqa: E402
+from csv_to_api.caller import CallerConfig, ChunkCaller  # noqa: E402
+from csv_to_api.contract import FileRef, make_file_id  # noqa: E402
+from csv_to_api.feeds import Feed  # noqa: E402
+from csv_to_api.outcomes import MemoryFileStore, MemoryRowStore  # noqa: E402
+from csv_to_api.planner import PlannerConfig, plan_file  # noqa: E402
+from csv_to_api.rows import Header, check_row  # noqa: E402
+from csv_to_api.scan import records  # noqa: E402
+
+from pipelines_shared.deadline import Deadline  # noqa: E402
+from pipelines_shared.log import configure_logging  # noqa: E402
+
+LATENCY_S = 0.02
+HTTP = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=3, read=30))
+
+
+def sample(rows: int, seed: int) -> bytes:
+    out = io.StringIO(newline="")
+    out.write("order_id,customer,amount,email,note\r\n")
+    for row in range(1, rows + 1):
+        order_id = seed * 1_000_000 + row
+        out.write(f'{order_id},customer-{row % 97},{row}.{row % 100:02d},c{row}@example.com,"n, {row}"\r\n')
+    return out.getvalue().encode()
+
+
+def control(url: str, path: str, body: Any = None) -> Any:
+    method = "GET" if body is None else "POST"
+    response = HTTP.request(method, url + path, body=None if body is None else json.dumps(body).encode())
+    assert response.status == 200, response.data
+    return json.loads(response.data)
+
+
+def max_in_window(times: list[float]) -> int:
+    times = sorted(times)
+    best = left = 0
+    for right, t in enumerate(times):
+        while times[left] <= t - 1.0:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+# ------------------------------------------------------------------------------------------- 1. graph
+
+
+def bench_graph(files: int, rows: int, rate: int) -> None:
+    import boto3
+
+    from devstack import stack, terraform
+
+    stack.start_all(progress=True)
+    os.environ.update(stack.stack_env())
+    print(f"==> terraform apply (local root, csv_rate_limit={rate})", flush=True)
+    terraform.apply(capture=True, overrides={"csv_rate_limit": str(rate)})
+    pipeline = terraform.outputs()["csv_to_api"]
+    api = pipeline["records_api_url"]
+    control(api, "/_reset", {"rate_limit": rate})
+    s3 = boto3.client("s3")
+    run = uuid.uuid4().hex[:8]
+    bodies = {
+        f"{pipeline['incoming_prefix']}bench/{run}/f{i:02d}.csv": sample(rows, i + 1) for i in range(files)
+    }
+    started = time.time()
+    ids = {}
+    for key, body in bodies.items():
+        put = s3.put_object(Bucket=pipeline["upload_bucket"], Key=key, Body=body)
+        ids[key] = make_file_id(pipeline["upload_bucket"], key, put["ETag"])
+    dynamodb = boto3.client("dynamodb")
+    deadline = time.monotonic() + 60 + 3 * files * rows / rate
+    while time.monotonic() < deadline:
+        done = 0
+        for file_id in ids.values():
+            key = {"file_id": {"S": file_id}, "part": {"S": "file"}}
+            item = dynamodb.get_item(TableName=pipeline["file_table"], Key=key).get("Item")
+            done += bool(item) and item["status"]["S"] in ("completed", "completed_with_rejects", "failed")
+        if done == len(ids):
+            break
+        time.sleep(2)
+    finished = time.time()
+    requests = [r for r in control(api, "/_requests")["requests"] if r["t"] >= started]
+    accepted = control(api, "/_records")["records"]
+    keys = [r["key"] for r in accepted if r["key"].split(":")[0] in set(ids.values())]
+    expected = {f"{file_id}:{row}" for file_id in ids.values() for row in range(1, rows + 1)}
+    lost, duplicated = len(expected - set(keys)), len(keys) - len(set(keys))
+    times = sorted(r["t"] for r in requests)
+    steady = times[len(times) // 10 : len(times) * 9 // 10]
+    steady_rate = (len(steady) - 1) / (steady[-1] - steady[0])
+    busiest = max_in_window(times)
+    refused = control(api, "/_stats")["rate_limited"]
+    print(
+        f"{files} files x {rows} rows, limit {rate}/s: {len(requests)} requests in {finished - started:.0f}s "
+        f"(end to end), steady {steady_rate:.1f}/s = {steady_rate / rate:.3f} R, busiest second {busiest}, "
+        f"lost {lost}, duplicated {duplicated}, refused by the API's limit {refused}"
+    )
+    print(f"csv_api rows_per_s={steady_rate:.1f} limit={rate} max_window={busiest}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------ 2. caller
+
+
+def start_fake() -> tuple[subprocess.Popen[str], str, str]:
+    token = uuid.uuid4().hex
+    env = dict(os.environ, PYTHONPATH=str(REPO / "tools"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fake_records_api", "--port", "0", "--token", token],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip(), token
+
+
+def bench_caller(rows: int, concurrency: int) -> None:
+    process, url, token = start_fake()
+    # Every answer takes LATENCY_S, as a partner's API across the internet does (loopback answers in
+    # ~1 ms, where the loop's own overhead would be all that is measured).
+    control(url, "/_faults", {"slow_rate": 1.0, "slow_seconds": LATENCY_S, "max_faults_per_key": 1})
+    try:
+        data = sample(rows, 9)
+        feed = Feed(name="bench")
+        header = Header(("order_id", "customer", "amount", "email", "note"), feed)
+        bodies = []
+        for record in records(iter([data[data.index(b"\n") + 1 :]]), 0):
+            body = check_row(header, record)
+            assert isinstance(body, bytes)
+            bodies.append(body)
+        results: dict[str, float] = {}
+
+        def check(name: str, file_id: str) -> None:
+            got = sum(1 for r in control(url, "/_records")["records"] if r["key"].startswith(file_id + ":"))
+            assert got == rows, f"{name}: {got} of {rows} rows arrived"
+
+        # ours: one caller invocation over the whole file, limiter off
+        def read(_file: FileRef, start: int, end: int) -> Any:
+            yield data[start:end]
+
+        file = FileRef(bucket="bench", key="bench.csv", etag=uuid.uuid4().hex, size=len(data))
+        (chunk,) = plan_file(read, file, feed, PlannerConfig(chunk_bytes=len(data))).chunks
+        caller = ChunkCaller(read_blocks=read, rows=MemoryRowStore(), files=MemoryFileStore(),
+                             api=RecordsApi(url, token_provider=lambda: token, connections=concurrency),
+                             limiter=None, config=CallerConfig(concurrency=concurrency))  # fmt: skip
+        began = time.perf_counter()
+        result = caller.process(file, header, chunk, None, Deadline.never())
+        results["ours"] = rows / (time.perf_counter() - began)
+        assert result.counts["accepted"] == rows
+        check("ours", file.file_id)
+
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        parts = urlsplit(url)
+        naive_id = uuid.uuid4().hex
+        began = time.perf_counter()
+        for row, body in enumerate(bodies, 1):  # a new connection per row
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            connection.request(
+                "POST", "/v1/records", body, headers | {"Idempotency-Key": f"{naive_id}:{row}"}
+            )
+            assert connection.getresponse().status == 201
+            connection.close()
+        results["naive"] = rows / (time.perf_counter() - began)
+        check("naive", naive_id)
+
+        pool = urllib3.HTTPConnectionPool(parts.hostname, parts.port, maxsize=1, retries=False)
+        keep_id = uuid.uuid4().hex
+        began = time.perf_counter()
+        for row, body in enumerate(bodies, 1):  # one kept-alive connection, one row at a time
+            response = pool.urlopen("POST", "/v1/records", body=body,
+                                    headers=headers | {"Idempotency-Key": f"{keep_id}:{row}"})  # fmt: skip
+            assert response.status == 201
+        results["keepalive"] = rows / (time.perf_counter() - began)
+        check("keepalive", keep_id)
+    finally:
+        process.terminate()
+        process.wait(10)
+    ours = results["ours"]
+    print(f"{'method':<44} {'rows/s':>9} {'ours is':>8}")
+    labels = {
+        "ours": f"csv-api-caller ({concurrency} in flight, kept alive)",
+        "naive": "naive loop (new connection per row)",
+        "keepalive": "sequential loop, one kept-alive connection",
+    }
+    for name, label in labels.items():
+        print(f"{label:<44} {results[name]:>9.1f} {ours / results[name]:>7.2f}x")
+    print(
+        f"every answer delayed {LATENCY_S * 1000:.0f} ms; every method's {rows} rows checked at the fake API"
+    )
+    print(f"csv_caller rows_per_s={ours:.1f} ratio_vs_naive={ours / results['naive']:.1f} "
+          f"ratio_vs_keepalive={ours / results['keepalive']:.2f}", flush=True)  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--caller-rows", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16, help="the caller's requests in flight")
+    parser.add_argument("--skip-graph", action="store_true", help="only the in-process caller comparison")
+    args = parser.parse_args()
+    configure_logging(level="WARNING")
+    if not args.skip_graph:
+        bench_graph(args.files, args.rows, args.rate)
+    bench_caller(args.caller_rows, args.concurrency)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

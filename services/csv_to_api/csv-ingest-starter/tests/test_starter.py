@@ -1,0 +1,96 @@
+"""One execution per object version: a duplicate event starts nothing, a poison message goes to the DLQ."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from csv_ingest_starter.starter import NotAnObjectEvent, Starter, file_from_event
+from csv_to_api.lifecycle import Lifecycle
+from csv_to_api.outcomes import MemoryFileStore, MemoryRowStore
+
+
+def event(key: str = "incoming/a.csv", etag: str | None = "abc") -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": key, "size": 10}
+    if etag is not None:
+        obj["etag"] = etag
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "b"}, "object": obj},
+    }
+
+
+class FakeSfn:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, Any]:
+        if name in self.names:
+            raise ClientError(
+                {"Error": {"Code": "ExecutionAlreadyExists", "Message": "exists"}}, "StartExecution"
+            )
+        assert json.loads(input)["file"]["file_id"] == name
+        self.names.append(name)
+        return {}
+
+
+class FakeS3:
+    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+        return {"ETag": '"fromhead"', "ContentLength": 42}
+
+
+def starter() -> tuple[Starter, FakeSfn, MemoryFileStore]:
+    files = MemoryFileStore()
+    life = Lifecycle(
+        files=files, rows=MemoryRowStore(), s3=None, results_bucket="r", read_blocks=lambda *_: iter(())
+    )
+    sfn = FakeSfn()
+    return (
+        Starter(lifecycle=life, sfn=sfn, s3=FakeS3(), state_machine_arn="arn", incoming_prefix="incoming/"),
+        sfn,
+        files,
+    )
+
+
+def test_the_same_object_version_twice_starts_one_execution() -> None:
+    start, sfn, files = starter()
+    assert start.start(event()) == "started"
+    assert start.start(event()) == "duplicate"
+    assert len(sfn.names) == 1
+    assert files.get(sfn.names[0])["status"] == "received"  # type: ignore[index]
+
+
+def test_a_new_etag_under_the_same_key_is_a_new_file() -> None:
+    start, sfn, _ = starter()
+    start.start(event(etag="one"))
+    start.start(event(etag="two"))
+    assert len(set(sfn.names)) == 2
+
+
+def test_an_event_without_etag_names_the_current_version() -> None:
+    start, sfn, files = starter()
+    assert start.start(event(etag=None)) == "started"
+    assert files.get(sfn.names[0])["etag"] == "fromhead"  # type: ignore[index]
+
+
+def test_keys_the_rule_should_not_have_sent_are_ignored_with_a_warning() -> None:
+    start, sfn, _ = starter()
+    assert start.start(event(key="elsewhere/a.csv")) == "ignored"
+    assert start.start(event(key="incoming/a.txt")) == "ignored"
+    assert sfn.names == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"source": "aws.s3", "detail-type": "Object Deleted"},
+        {"source": "aws.s3", "detail-type": "Object Created"},
+        {"detail-type": "Object Created", "detail": {}},
+    ],
+)
+def test_a_message_that_is_not_an_object_event_fails_clearly(bad: dict[str, Any]) -> None:
+    with pytest.raises(NotAnObjectEvent):
+        file_from_event(bad)
