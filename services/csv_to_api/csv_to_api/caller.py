@@ -253,4 +253,4 @@ class ChunkCaller:
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self._config.backoff_max, self._config.backoff_initial * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311  # nosec B311  # jitter, not security
