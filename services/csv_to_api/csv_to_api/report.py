@@ -67,7 +67,8 @@ def summarize(
             counts,
             reason or "chunks_failed",
             message
-            or f"{len(missing)} of {chunk_count} chunks did not finish; redrive them (lp csv redrive)",
+            or f"{len(missing)} of {chunk_count} chunks did not finish; "
+            "redrive them (lp dlq redrive csv_to_api/caller --yes)",
             missing,
         )
     accounted = sum(counts.values())

@@ -54,7 +54,7 @@ resource "aws_cloudwatch_metric_alarm" "caller_dlq" {
 
 resource "aws_cloudwatch_metric_alarm" "executions_failed" {
   alarm_name          = "${local.prefix}-executions-failed-${local.env}"
-  alarm_description   = "A file could not be planned or reported: lp csv file <file id> says why; lp dlq redrive csv_to_api/executions --yes starts it again."
+  alarm_description   = "A file could not be planned or reported: lp csv file <file id> says why; the DLQ processor starts it again: invoke it with {\"action\": \"redrive\", \"source\": \"executions\", \"dry_run\": false}."
   namespace           = "AWS/States"
   metric_name         = "ExecutionsFailed"
   dimensions          = { StateMachineArn = local.state_machine_arn }
