@@ -31,6 +31,7 @@ from fake_http.server import format_seconds
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 FAULT_KINDS = ("429", "500", "malformed", "slow")
+_CONTROL = frozenset({("POST", "/_faults"), ("GET", "/_stats")})
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,12 @@ class FakeAlertsApi(FakeApi):
         with self._lock:
             self._requests += 1
         super().dispatch(request)
-        if request.status is not None:
-            with self._lock:
-                self._responses[request.status] += 1
+
+    def answered(self, request: Request, status: int) -> None:
+        if (request.method, request.path) in _CONTROL:
+            return
+        with self._lock:
+            self._responses[status] += 1
 
     def error_body(self, status: int, code: str, message: str) -> Any:
         return {"error": code, "message": message}

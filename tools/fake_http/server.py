@@ -78,6 +78,8 @@ class Request:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.status = status
+        # Before the write: a client that has read the answer must find it counted already.
+        self._handler.server.api.answered(self, status)
         _write_response(self._handler, status, body, content_type, headers or {})
 
     def send_json(self, status: int, value: Any, *, headers: Mapping[str, str] | None = None) -> None:
@@ -356,6 +358,9 @@ class FakeApi:
             self.send_error(request, 405, "method_not_allowed", f"use {allowed}", headers={"Allow": allowed})
         else:
             self.send_error(request, 404, "not_found", f"no such path {request.path}")
+
+    def answered(self, request: Request, status: int) -> None:
+        """Called as ``request`` is answered ``status``, before the answer is written (for counters)."""
 
     def error_body(self, status: int, code: str, message: str) -> Any:
         """The JSON of an error answer; fakes of APIs with another error shape override it."""
