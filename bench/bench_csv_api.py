@@ -45,6 +45,7 @@ from csv_to_api.planner import PlannerConfig, plan_file  # noqa: E402
 from csv_to_api.rows import Header, check_row  # noqa: E402
 from csv_to_api.scan import records  # noqa: E402
 
+from fake_records_api import busiest_second  # noqa: E402
 from pipelines_shared.deadline import Deadline  # noqa: E402
 from pipelines_shared.log import configure_logging  # noqa: E402
 
@@ -66,16 +67,6 @@ def control(url: str, path: str, body: Any = None) -> Any:
     response = HTTP.request(method, url + path, body=None if body is None else json.dumps(body).encode())
     assert response.status == 200, response.data
     return json.loads(response.data)
-
-
-def max_in_window(times: list[float]) -> int:
-    times = sorted(times)
-    best = left = 0
-    for right, t in enumerate(times):
-        while times[left] <= t - 1.0:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 
 
 # ------------------------------------------------------------------------------------------- 1. graph
@@ -123,7 +114,7 @@ def bench_graph(files: int, rows: int, rate: int) -> None:
     times = sorted(r["t"] for r in requests)
     steady = times[len(times) // 10 : len(times) * 9 // 10]
     steady_rate = (len(steady) - 1) / (steady[-1] - steady[0])
-    busiest = max_in_window(times)
+    busiest = busiest_second(times)
     refused = control(api, "/_stats")["rate_limited"]
     print(
         f"{files} files x {rows} rows, limit {rate}/s: {len(requests)} requests in {finished - started:.0f}s "

@@ -28,6 +28,8 @@ import boto3
 import pytest
 import urllib3
 
+from fake_records_api import busiest_second
+
 pytestmark = pytest.mark.e2e
 
 RATE = 300  # terraform/environments/local: csv_rate_limit
@@ -141,16 +143,6 @@ class FakeApi:
         return self.get("/_records")["records"]
 
 
-def max_in_window(times: list[float]) -> int:
-    times = sorted(times)
-    best = left = 0
-    for right, t in enumerate(times):
-        while times[left] <= t - 1.0:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
 @pytest.fixture(scope="module")
 def pipeline(deployed_stack: dict[str, Any]) -> dict[str, Any]:
     outputs = deployed_stack["csv_to_api"]
@@ -254,7 +246,7 @@ def test_two_files_at_once_every_good_row_once_every_bad_row_reported_limit_held
 
     requests = api.requests()
     sent = [r for r in requests if r["t"] >= started]
-    busiest = max_in_window([r["t"] for r in sent])
+    busiest = busiest_second([r["t"] for r in sent])
     print(f"csv e2e: {len(sent)} requests, busiest second {busiest} (limit {RATE})")
     assert busiest <= RATE, "the callers exceeded the shared limit"
     assert api.get("/_stats")["rate_limited"] == 0, "requests refused by the API's own limit"

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from fake_records_api import FakeRecordsApi, FaultConfig, RejectRule
+from fake_records_api import FakeRecordsApi, FaultConfig, RejectRule, busiest_second
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 HTTP = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=10))
@@ -515,3 +515,11 @@ def test_close_returns_promptly_with_clients_connected(api: FakeRecordsApi) -> N
     closer.join(5)
     assert not closer.is_alive()
     assert time.monotonic() - started < 2
+
+
+def test_busiest_second_counts_the_window_the_limit_is_enforced_on() -> None:
+    assert busiest_second([]) == 0
+    assert busiest_second([0.0, 0.5, 0.99, 1.0, 1.5]) == 3  # (0.0, 1.0] holds 0.5, 0.99 and 1.0
+    assert busiest_second([0.0, 1.0, 2.0]) == 1  # a request exactly 1 s earlier is out of the window
+    lattice = [i / 3 for i in range(10)]  # 0, 1/3, 2/3, 1.0000000000000002 ... in floating point
+    assert busiest_second(lattice, tolerance=1e-9) == 3

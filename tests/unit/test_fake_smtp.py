@@ -17,7 +17,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from fake_smtp import FakeSmtpServer, ensure_certificates
+from fake_smtp import FakeSmtpServer
+
+from fake_http.tls import make_certificates
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 USER, PASSWORD = "alerts", "s3cret-pass"
@@ -99,14 +101,14 @@ def test_the_certificate_names_localhost_and_is_signed_by_the_exposed_ca_only(se
     with connect(server, host="localhost") as client:
         secure(server, client)  # verifies the chain and the name "localhost"
     with connect(server) as client, pytest.raises(ssl.SSLCertVerificationError):
-        client.starttls(context=ssl.create_default_context(cadata=ensure_certificates(tmp_path / "x").ca_pem))
+        client.starttls(context=ssl.create_default_context(cadata=make_certificates(tmp_path / "x").ca_pem))
 
 
 def test_certificates_are_kept_across_restarts(tmp_path):
-    first = ensure_certificates(tmp_path).ca_pem
-    assert ensure_certificates(tmp_path).ca_pem == first
+    first = make_certificates(tmp_path).ca_pem
+    assert make_certificates(tmp_path).ca_pem == first
     (tmp_path / "server.pem").unlink()  # a half-written set is made anew, CA and all
-    assert ensure_certificates(tmp_path).ca_pem != first
+    assert make_certificates(tmp_path).ca_pem != first
     assert oct((tmp_path / "server-key.pem").stat().st_mode & 0o777) == "0o600"
 
 

@@ -7,13 +7,9 @@ they need at runtime (``POST /_config``), so one stack serves them all.
 from __future__ import annotations
 
 import os
-import secrets
-import sys
-import urllib.request
-from pathlib import Path
 
 from . import paths, private
-from .proc import StackError, pid_alive, port_open, spawn, stop, wait_until
+from .proc import http_ok, start_tool, stop
 
 DIR = paths.LOCAL / "fake-records-api"
 PID = DIR / "fake-records-api.pid"
@@ -28,33 +24,18 @@ def url() -> str:
 
 
 def token() -> str:
-    if not TOKEN_FILE.exists():
-        private.write_private(TOKEN_FILE, secrets.token_urlsafe(24))
-    return TOKEN_FILE.read_text().strip()
+    return private.generated_secret(TOKEN_FILE)
 
 
 def healthy() -> bool:
-    try:
-        with urllib.request.urlopen(f"{url()}/_stats", timeout=2) as response:  # noqa: S310 (loopback)
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return http_ok(f"{url()}/_stats")
 
 
 def start() -> bool:
-    if pid_alive(PID) and healthy():
-        return False
-    if port_open(PORT):
-        raise StackError(f"port {PORT} is taken by another process; set LP_RECORDS_API_PORT")
     token()
-    argv = [
-        sys.executable, "-m", "fake_records_api", "--port", str(PORT), "--token-file", str(TOKEN_FILE),
-        "--rate-limit", str(RATE_LIMIT),
-    ]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    spawn(argv, PID, LOG, env=env)
-    wait_until(healthy, "fake records API", timeout=20, log_file=LOG)
-    return True
+    arguments = ["--token-file", str(TOKEN_FILE), "--rate-limit", str(RATE_LIMIT)]
+    return start_tool("fake_records_api", arguments, port=PORT, port_variable="LP_RECORDS_API_PORT",
+                      pid_file=PID, log_file=LOG, healthy=healthy, what="fake records API")  # fmt: skip
 
 
 def down() -> bool:

@@ -13,6 +13,7 @@ A server that runs under an account of its own cannot enter .local/ then: see ho
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -72,3 +73,10 @@ def write_private(path: Path, text: str) -> None:
     """Write ``path`` readable by its owner only."""
     with os.fdopen(open_private(path), "w") as file:
         file.write(text)
+
+
+def generated_secret(path: Path) -> str:
+    """The random token or password kept in ``path`` (owner only), made on first use."""
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(24))
+    return path.read_text().strip()

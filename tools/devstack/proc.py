@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -58,6 +59,29 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float, log_file: P
             + "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
         )
     raise StackError(f"{what} not ready after {timeout:.0f}s{tail}")
+
+
+def start_tool(
+    module: str,
+    arguments: Sequence[str],
+    *,
+    port: int,
+    port_variable: str,
+    pid_file: Path,
+    log_file: Path,
+    healthy: Callable[[], bool],
+    what: str,
+) -> bool:
+    """Start ``python -m <module> --port <port> <arguments>`` from tools/ (a fake server of the stack)
+    unless it runs and is healthy already; False when it was running."""
+    if pid_alive(pid_file) and healthy():
+        return False
+    if port_open(port):
+        raise StackError(f"port {port} is taken by another process; set {port_variable}")
+    argv = [sys.executable, "-m", module, "--port", str(port), *arguments]
+    spawn(argv, pid_file, log_file, env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    wait_until(healthy, what, timeout=20, log_file=log_file)
+    return True
 
 
 def spawn(

@@ -4,21 +4,18 @@ throwaway CA's certificate, AUTH with a generated password, every message kept a
 from __future__ import annotations
 
 import os
-import secrets
 import smtplib
-import sys
-from pathlib import Path
 from typing import Any
 
 from . import paths, private
-from .proc import StackError, pid_alive, port_open, spawn, stop, wait_until
+from .proc import StackError, start_tool, stop
 
 DIR = paths.LOCAL / "smtp"
 PID = DIR / "fake-smtp.pid"
 LOG = paths.LOGS / "fake-smtp.log"
 PASSWORD_FILE = DIR / "password"
 MAIL_DIR = DIR / "mail"
-# Written by the server on its first start (fake_smtp.certs): the one CA the alert managers trust.
+# Written by the server on its first start (fake_http.tls): the one CA the alert managers trust.
 CA_FILE = DIR / "tls" / "ca.pem"
 PORT = int(os.environ.get("LP_SMTP_PORT", "2525"))
 USERNAME = "alerts"
@@ -27,9 +24,7 @@ RECIPIENTS = ("oncall@lambda-pipelines.localhost",)
 
 
 def password() -> str:
-    if not PASSWORD_FILE.exists():
-        private.write_private(PASSWORD_FILE, secrets.token_urlsafe(24))
-    return PASSWORD_FILE.read_text().strip()
+    return private.generated_secret(PASSWORD_FILE)
 
 
 def secret() -> dict[str, Any]:
@@ -58,20 +53,11 @@ def healthy() -> bool:
 
 
 def start() -> bool:
-    if pid_alive(PID) and healthy():
-        return False
-    if port_open(PORT):
-        raise StackError(f"port {PORT} is taken by another process; set LP_SMTP_PORT")
     private.make_dir(DIR)
     password()
-    argv = [
-        sys.executable, "-m", "fake_smtp", "--port", str(PORT), "--dir", str(DIR),
-        "--username", USERNAME, "--password-file", str(PASSWORD_FILE),
-    ]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    spawn(argv, PID, LOG, env=env)
-    wait_until(healthy, "SMTP server", timeout=20, log_file=LOG)
-    return True
+    arguments = ["--dir", str(DIR), "--username", USERNAME, "--password-file", str(PASSWORD_FILE)]
+    return start_tool("fake_smtp", arguments, port=PORT, port_variable="LP_SMTP_PORT",
+                      pid_file=PID, log_file=LOG, healthy=healthy, what="SMTP server")  # fmt: skip
 
 
 def down() -> bool:

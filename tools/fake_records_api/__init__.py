@@ -5,6 +5,6 @@ In tests: ``with FakeRecordsApi(rate_limit=50) as api: ... api.url, api.token, a
 From a shell: ``cd tools && python -m fake_records_api --port 8766`` (``--help`` for the options).
 """
 
-from fake_records_api.server import FakeRecordsApi, FaultConfig, RejectRule
+from fake_records_api.server import FakeRecordsApi, FaultConfig, RejectRule, busiest_second
 
-__all__ = ["FakeRecordsApi", "FaultConfig", "RejectRule"]
+__all__ = ["FakeRecordsApi", "FaultConfig", "RejectRule", "busiest_second"]

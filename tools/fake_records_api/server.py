@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +141,18 @@ class FaultConfig:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def busiest_second(times: Iterable[float], *, tolerance: float = 0.0) -> int:
+    """The most requests in any window ``(t - 1 s, t]``, the window the limit is enforced on; an arrival
+    within ``tolerance`` of ``t - 1 s`` counts as out of it (for send times on an exact lattice)."""
+    ordered = sorted(times)
+    best = left = 0
+    for right, t in enumerate(ordered):
+        while ordered[left] <= t - 1.0 + tolerance:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
 
 
 class _SlidingWindow:

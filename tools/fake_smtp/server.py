@@ -31,7 +31,7 @@ from typing import Any, cast
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from fake_smtp.certs import ServerCertificate, ensure_certificates
+from fake_http.tls import Certificates, make_certificates
 
 HOST = "127.0.0.1"
 # The name in the banner and in Received; given, because aiosmtpd's default (socket.getfqdn()) can
@@ -66,10 +66,10 @@ class FakeSmtpServer:
         self.mail_dir = self.directory / "mail"
         for sub in ("tmp", "new", "cur"):
             (self.mail_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.certificate: ServerCertificate | None = None
+        self.certificate: Certificates | None = None
         tls_context: ssl.SSLContext | None = None
         if starttls:
-            self.certificate = ensure_certificates(cert_dir or self.directory / "tls")
+            self.certificate = make_certificates(cert_dir or self.directory / "tls")
             tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls_context.load_cert_chain(self.certificate.cert_file, self.certificate.key_file)
         self.reject_recipients = frozenset(address.lower() for address in reject_recipients)

@@ -385,6 +385,38 @@ def csv_report(ctx: typer.Context, file_id: str) -> None:
     emit(csv.report_of(state.deployment, file_id), as_json=True)
 
 
+@csv_app.command("executions")
+def csv_executions(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these executions (names, or file ids).", show_default=False),
+    ] = None,
+    redrive: Annotated[bool, typer.Option("--redrive", help="Start each again as <file id>-r<n>.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="With --redrive: start them (the default is a dry run).")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """File executions that failed, timed out or were aborted and were not started again since; with
+    --redrive, start them again (rows already sent are skipped, a finished file just reports)."""
+    from lp import csv
+
+    state = _ctx(ctx, as_json)
+    rows = csv.executions(state.deployment, redrive=redrive, yes=yes, ids=tuple(ids or ()), limit=limit)
+    if redrive:
+        title = "redrive" if yes else "dry run (pass --yes to start them)"
+        emit(rows, as_json=state.json, columns=["failed", "status", "new", "action"], title=title)
+    else:
+        emit(
+            rows,
+            as_json=state.json,
+            columns=["name", "status", "started", "stopped"],
+            title="executions to redrive",
+        )
+
+
 # --- dlq ---------------------------------------------------------------------------------------
 
 

@@ -8,25 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from csv_to_api.outcomes import from_attribute
+
 from lp.deployment import Deployment, LpError
 
 PIPELINE = "csv_to_api"
 FINAL = ("completed", "completed_with_rejects", "failed")
 
 
-def _plain(value: dict[str, Any]) -> Any:
-    ((kind, raw),) = value.items()
-    if kind == "M":
-        return {k: _plain(v) for k, v in raw.items()}
-    if kind == "L":
-        return [_plain(v) for v in raw]
-    if kind == "N":
-        return int(raw) if raw.lstrip("-").isdigit() else float(raw)
-    return raw
-
-
 def _row(item: dict[str, Any]) -> dict[str, Any]:
-    record = {k: _plain(v) for k, v in item.items()}
+    record = {k: from_attribute(v) for k, v in item.items()}
     counts = record.get("counts") or {}
     return {
         "file_id": record["file_id"],
@@ -75,7 +66,7 @@ def file(deployment: Deployment, file_id: str) -> dict[str, Any]:
     )
     if not item:
         raise LpError(f"no file {file_id!r} (lp csv files lists them)")
-    record = {k: _plain(v) for k, v in item.items()}
+    record = {k: from_attribute(v) for k, v in item.items()}
     if record.get("report_key"):
         report = report_of(deployment, file_id)
         record["rejected_rows"] = [
@@ -131,3 +122,18 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
         "rejects_by_reason": record.get("rejects_by_reason") or {},
         "report": record.get("report_key"),
     }
+
+
+def executions(
+    deployment: Deployment, *, redrive: bool, yes: bool, ids: tuple[str, ...], limit: int
+) -> list[dict[str, Any]]:
+    """Executions of the file state machine that failed, timed out or were aborted and have no newer
+    attempt; with ``redrive``, start each again as ``<file id>-r<n>`` (a dry run unless ``yes``)."""
+    from pipelines_shared.executions import base_name, failed_executions, redrive_executions
+
+    arn = deployment.pipeline(PIPELINE)["state_machine_arn"]
+    sfn = deployment.client("stepfunctions")
+    if not redrive:
+        found = failed_executions(sfn, arn, limit, unresolved_only=True)
+        return [e for e in found if not ids or e["name"] in ids or base_name(e["name"]) in ids]
+    return redrive_executions(sfn, arn, names=set(ids) or None, dry_run=not yes, limit=limit)

@@ -66,6 +66,9 @@ class Stats:
     rate_limited: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     limiter_waited: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    """Outcomes this invocation recorded (not those found from earlier ones): summed over every
+    invocation, each row counts once however often its chunk was resumed, retried or redriven."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, latency_ms: float, response: Response) -> None:
@@ -200,9 +203,11 @@ class ChunkCaller:
                 failure = failure or error
         # Record what finished even when a row failed: the retry then skips those rows.
         self._rows.record(file.file_id, outcomes)
+        done = Counter(outcome.outcome.value for outcome in outcomes)
+        self.stats.outcomes.update(done)
         if failure is not None:
             raise ChunkFailed(str(failure)) from failure
-        return Counter(outcome.outcome.value for outcome in outcomes)
+        return done
 
     def _deliver(self, key: str, row: int, raw: str, body: bytes) -> RowOutcome:
         config = self._config

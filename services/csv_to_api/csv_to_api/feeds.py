@@ -9,6 +9,8 @@ size) and every value sent as text.
 from __future__ import annotations
 
 import codecs
+import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +79,17 @@ class Feeds:
         raise FeedConfigError(f"no feed named {name!r}")
 
 
+@functools.lru_cache(maxsize=4)
+def feeds_from_text(text: str) -> Feeds:
+    """:func:`parse_feeds` of the document's JSON text, parsed once per text (a warm function reads the
+    parameter through its settings cache on every invocation; the patterns compile once)."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise FeedConfigError(f"the feeds document is not JSON: {error}") from error
+    return parse_feeds(document)
+
+
 def parse_feeds(document: Mapping[str, Any] | None) -> Feeds:
     """Build :class:`Feeds` from the decoded feeds document; :class:`FeedConfigError` on any mistake."""
     if not document:
@@ -140,8 +153,16 @@ def _feed(raw: Any, where: str) -> Feed:
         delimiter=delimiter,
         max_field_bytes=max_field_bytes,
         columns=columns,
-        allow_extra_columns=bool(raw.get("allow_extra_columns", False)),
+        allow_extra_columns=_flag(raw, "allow_extra_columns", where),
     )
+
+
+def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
+    # A JSON boolean only: bool("false") would be True, and a feed meant optional would reject rows.
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise FeedConfigError(f"{where}.{key}: true or false (a JSON boolean), not {value!r}")
+    return value
 
 
 def _column(raw: Any, where: str) -> Column:
@@ -174,7 +195,7 @@ def _column(raw: Any, where: str) -> Column:
     return Column(
         name=name,
         type=kind,
-        required=bool(raw.get("required", False)),
+        required=_flag(raw, "required", where),
         pattern=pattern,
         min_length=lengths["min_length"],
         max_length=lengths["max_length"],

@@ -5,6 +5,7 @@ completed | completed_with_rejects | failed. Each step is safe to repeat (at-lea
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,12 @@ from pipelines_shared.log import get_logger
 logger = get_logger(__name__)
 
 NOT_DONE = (FileStatus.RECEIVED, FileStatus.SPLITTING, FileStatus.SENDING, FileStatus.FAILED)
+DONE = (FileStatus.COMPLETED.value, FileStatus.COMPLETED_WITH_REJECTS.value)
 ANY = tuple(FileStatus)
+
+
+class ReportIncomplete(Exception):
+    """The rejects index still lacks rows the chunks counted as rejected; the report step is retried."""
 
 
 def now_iso() -> str:
@@ -33,6 +39,8 @@ class Lifecycle:
     s3: Any
     results_bucket: str
     read_blocks: Callable[[FileRef, int, int], Iterator[bytes]]
+    report_attempts: int = 5
+    sleep: Callable[[float], None] = time.sleep
 
     def receive(self, file: FileRef, execution_name: str) -> bool:
         """Record the file as received; False when it was already known (a duplicate event)."""
@@ -49,8 +57,21 @@ class Lifecycle:
         )
 
     def plan(self, file: FileRef, feeds: Feeds, config: PlannerConfig) -> Plan:
-        if self.files.get(file.file_id) is None:  # started by hand (lp), not by the starter
+        record = self.files.get(file.file_id)
+        if record is None:  # started by hand (lp), not by the starter
             self.receive(file, "manual")
+        elif record.get("status") in DONE:
+            # A redriven execution of a file a redriven chunk has finished since: nothing to send; the
+            # state machine goes on to Report, which writes the same report again, and succeeds.
+            logger.info("file already finished", file_id=file.file_id, status=record["status"])
+            return Plan(
+                file=file,
+                feed=str(record.get("feed", "")) or "default",
+                outcome="done",
+                header=list(record.get("header", [])),
+                rows=int(record.get("rows", 0)),
+                message=f"the file is already {record['status']}: nothing to send",
+            )
         self.files.transition(file.file_id, FileStatus.SPLITTING, NOT_DONE, {"started_at": now_iso()})
         feed = feeds.for_key(file.key)
         plan = plan_file(self.read_blocks, file, feed, config)
@@ -104,16 +125,30 @@ class Lifecycle:
         timings = {
             name: str(record[name]) for name in ("received_at", "started_at", "planned_at") if name in record
         } | {"finished_at": finished}
-        json_key, csv_key, reasons = write_report(
-            self.s3,
-            self.results_bucket,
-            file,
-            feed=str(record.get("feed", "")),
-            header=list(record.get("header", [])),
-            summary=summary,
-            rejects=self.rows.rejects(file.file_id),
-            timings=timings,
-        )
+        expected = summary.counts.get("rejected", 0)
+        for attempt in range(self.report_attempts):
+            json_key, csv_key, reasons = write_report(
+                self.s3,
+                self.results_bucket,
+                file,
+                feed=str(record.get("feed", "")),
+                header=list(record.get("header", [])),
+                summary=summary,
+                rejects=self.rows.rejects(file.file_id),
+                timings=timings,
+            )
+            # The rejects come from an index that is eventually consistent: a reject recorded a moment
+            # ago may be missing. The chunks' counts say how many there are; read again until all show.
+            found = sum(reasons.values())
+            if found >= expected:
+                break
+            logger.warning("rejects index behind", file_id=file.file_id, found=found, expected=expected)
+            if attempt + 1 < self.report_attempts:
+                self.sleep(0.5 * 2**attempt)
+        else:
+            raise ReportIncomplete(
+                f"{file.file_id}: the rejects index shows {found} of {expected} rejected rows; report again"
+            )
         self.files.transition(
             file.file_id,
             summary.status,

@@ -136,29 +136,31 @@ class DynamoDbRowStore:
                 )
 
 
-def _plain(value: Any) -> dict[str, Any]:
+def to_attribute(value: Any) -> dict[str, Any]:
+    """A JSON-like value as a DynamoDB attribute value (low-level client shape)."""
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
         return {"N": str(value)}
     if isinstance(value, list):
-        return {"L": [_plain(v) for v in value]}
+        return {"L": [to_attribute(v) for v in value]}
     if isinstance(value, dict):
-        return {"M": {k: _plain(v) for k, v in value.items()}}
+        return {"M": {k: to_attribute(v) for k, v in value.items()}}
     if value is None:
         return {"NULL": True}
     return {"S": str(value)}
 
 
-def _unplain(value: dict[str, Any]) -> Any:
+def from_attribute(value: dict[str, Any]) -> Any:
+    """A DynamoDB attribute value as a plain value (whole numbers as int)."""
     ((kind, raw),) = value.items()
     if kind == "N":
         number = float(raw)
         return int(number) if number.is_integer() and "." not in raw else number
     if kind == "L":
-        return [_unplain(v) for v in raw]
+        return [from_attribute(v) for v in raw]
     if kind == "M":
-        return {k: _unplain(v) for k, v in raw.items()}
+        return {k: from_attribute(v) for k, v in raw.items()}
     if kind == "NULL":
         return None
     return raw
@@ -174,7 +176,7 @@ class DynamoDbFileStore:
         return {"file_id": {"S": file_id}, "part": {"S": part}}
 
     def create(self, file_id: str, attributes: Mapping[str, Any]) -> bool:
-        item = self._key(file_id, "file") | {k: _plain(v) for k, v in attributes.items()}
+        item = self._key(file_id, "file") | {k: to_attribute(v) for k, v in attributes.items()}
         item["status"] = {"S": FileStatus.RECEIVED.value}
         item["expires_at"] = {"N": str(int(time.time()) + self.retention_seconds)}
         try:
@@ -191,14 +193,16 @@ class DynamoDbFileStore:
         item = self.client.get_item(
             TableName=self.table_name, Key=self._key(file_id, "file"), ConsistentRead=True
         ).get("Item")
-        return {k: _unplain(v) for k, v in item.items()} if item else None
+        return {k: from_attribute(v) for k, v in item.items()} if item else None
 
     def transition(
         self, file_id: str, to: FileStatus, allowed: Iterable[FileStatus], attributes: Mapping[str, Any]
     ) -> None:
         allowed = list(allowed)
         names = {"#status": "status"} | {f"#a{i}": name for i, name in enumerate(attributes)}
-        values = {":to": {"S": to.value}} | {f":v{i}": _plain(v) for i, v in enumerate(attributes.values())}
+        values = {":to": {"S": to.value}} | {
+            f":v{i}": to_attribute(v) for i, v in enumerate(attributes.values())
+        }
         values |= {f":s{i}": {"S": status.value} for i, status in enumerate(allowed)}
         sets = ["#status = :to"] + [f"#a{i} = :v{i}" for i in range(len(attributes))]
         condition = "#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")"
@@ -219,7 +223,7 @@ class DynamoDbFileStore:
             raise
 
     def put_chunk(self, file_id: str, index: int, counts: Mapping[str, int]) -> None:
-        item = self._key(file_id, f"chunk#{index:06d}") | {"counts": _plain(dict(counts))}
+        item = self._key(file_id, f"chunk#{index:06d}") | {"counts": to_attribute(dict(counts))}
         item["expires_at"] = {"N": str(int(time.time()) + self.retention_seconds)}
         self.client.put_item(TableName=self.table_name, Item=item)
 
@@ -233,7 +237,7 @@ class DynamoDbFileStore:
         )
         for page in pages:
             for item in page["Items"]:
-                found[int(item["part"]["S"].split("#")[1])] = _unplain(item["counts"])
+                found[int(item["part"]["S"].split("#")[1])] = from_attribute(item["counts"])
         return found
 
 

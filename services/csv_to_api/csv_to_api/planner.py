@@ -32,7 +32,8 @@ class Plan:
     file: FileRef
     feed: str
     outcome: str
-    """``send`` (chunks to send), ``empty`` (no data rows) or ``rejected`` (the header is wrong)."""
+    """``send`` (chunks to send), ``empty`` (no data rows), ``rejected`` (the header is wrong) or ``done``
+    (the file finished before: a redriven execution has nothing to send)."""
     header: list[str] = field(default_factory=list)
     rows: int = 0
     chunks: list[Chunk] = field(default_factory=list)

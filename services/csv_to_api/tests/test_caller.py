@@ -87,6 +87,25 @@ def test_transient_failures_and_429s_are_retried_and_rejections_are_not() -> Non
     assert caller.stats.rate_limited == 1
 
 
+def test_the_outcome_metrics_count_each_row_once_over_a_failed_and_a_retried_invocation() -> None:
+    data = b"a\n" + b"".join(f"{n}\n".encode() for n in range(1, 9))
+    file_id = ref(data).file_id
+    api = ScriptedApi(
+        script={f"{file_id}:5": [Response(Answer.TRANSIENT, 500)] * 6 + [Response(Answer.ACCEPTED, 201)]}
+    )
+    caller, _rows = make(data, api)
+    with pytest.raises(ChunkFailed):
+        run_all(caller, data)
+    first = dict(caller.stats.outcomes)
+    caller.stats = type(caller.stats)()  # as the handler does per invocation
+    run_all(caller, data)
+    assert first == {"accepted": 7}
+    assert dict(caller.stats.outcomes) == {"accepted": 1}  # the result's counts say 8: the chunk's total
+    caller.stats = type(caller.stats)()
+    run_all(caller, data)  # a redriven, already complete chunk: nothing new to count
+    assert dict(caller.stats.outcomes) == {}
+
+
 def test_a_row_that_keeps_failing_fails_the_chunk_after_recording_the_others() -> None:
     data = b"a\n" + b"".join(f"{n}\n".encode() for n in range(1, 9))
     file_id = ref(data).file_id

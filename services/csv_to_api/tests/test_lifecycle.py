@@ -12,8 +12,8 @@ import pytest
 from csv_fakes import ScriptedApi, blocks_of, ref
 from csv_to_api.caller import CallerConfig, ChunkCaller
 from csv_to_api.feeds import parse_feeds
-from csv_to_api.lifecycle import Lifecycle
-from csv_to_api.outcomes import MemoryFileStore, MemoryRowStore, TransitionRefused
+from csv_to_api.lifecycle import Lifecycle, ReportIncomplete
+from csv_to_api.outcomes import MemoryFileStore, MemoryRowStore, RowOutcome
 from csv_to_api.planner import PlannerConfig
 from csv_to_api.rows import Header
 from moto import mock_aws
@@ -81,13 +81,67 @@ def test_an_empty_file_completes_with_no_rows(s3: Any) -> None:
     assert (summary.status, summary.rows) == ("completed", 0)
 
 
-def test_a_finished_file_cannot_be_planned_again_by_a_stray_execution(s3: Any) -> None:
+def test_a_finished_file_planned_again_sends_nothing_and_reports_the_same(s3: Any) -> None:
+    # A failed execution redriven after a redriven chunk finished its file must succeed, not fail again.
     files = MemoryFileStore()
     life = Lifecycle(
         files=files, rows=MemoryRowStore(), s3=s3, results_bucket="results", read_blocks=blocks_of(b"a\n1\n")
     )
     file = ref(b"a\n1\n")
     life.plan(file, parse_feeds(None), PlannerConfig())
-    files.files[file.file_id]["status"] = "completed"
-    with pytest.raises(TransitionRefused):
-        life.plan(file, parse_feeds(None), PlannerConfig())
+    files.put_chunk(file.file_id, 0, {"accepted": 1, "already_accepted": 0, "rejected": 0})
+    first = life.finish(file)
+    assert first.status == "completed"
+    again = life.plan(file, parse_feeds(None), PlannerConfig())
+    assert (again.outcome, again.chunks, again.rows) == ("done", [], 1)
+    assert "already completed" in again.message
+    assert life.finish(file).to_json()["counts"] == first.to_json()["counts"]
+    assert files.files[file.file_id]["status"] == "completed"
+
+
+class LaggingIndex(MemoryRowStore):
+    """The rejects index of DynamoDB: eventually consistent, it shows a new reject only after some reads."""
+
+    def __init__(self, reads_behind: int) -> None:
+        super().__init__()
+        self.reads_behind = reads_behind
+
+    def rejects(self, file_id: str) -> Iterator[RowOutcome]:
+        if self.reads_behind > 0:
+            self.reads_behind -= 1
+            return iter(())
+        return super().rejects(file_id)
+
+
+def finished_with_one_reject(s3: Any, rows: MemoryRowStore, sleeps: list[float]) -> Lifecycle:
+    files = MemoryFileStore()
+    life = Lifecycle(files=files, rows=rows, s3=s3, results_bucket="results", read_blocks=blocks_of(DATA),
+                     report_attempts=3, sleep=sleeps.append)  # fmt: skip
+    file = ref(DATA)
+    plan = life.plan(file, FEEDS, PlannerConfig())
+    caller = ChunkCaller(read_blocks=blocks_of(DATA), rows=rows, files=files, api=ScriptedApi(), limiter=None,
+                         config=CallerConfig(concurrency=2), sleep=lambda _s: None)  # fmt: skip
+    header = Header(tuple(plan.header), FEEDS.by_name("t"))
+    for chunk in plan.chunks:
+        caller.process(file, header, chunk, None, Deadline.never())
+    return life
+
+
+def test_the_report_waits_for_the_rejects_index_to_show_every_counted_reject(s3: Any) -> None:
+    sleeps: list[float] = []
+    life = finished_with_one_reject(s3, LaggingIndex(reads_behind=2), sleeps)
+    summary = life.finish(ref(DATA))
+    assert summary.status == "completed_with_rejects"
+    report = json.loads(
+        s3.get_object(Bucket="results", Key=f"reports/{ref(DATA).file_id}.json")["Body"].read()
+    )
+    assert [r["row"] for r in report["rejected"]] == [7]
+    assert sleeps == [0.5, 1.0]
+
+
+def test_a_report_whose_rejects_never_show_fails_so_the_step_is_retried(s3: Any) -> None:
+    sleeps: list[float] = []
+    life = finished_with_one_reject(s3, LaggingIndex(reads_behind=10), sleeps)
+    with pytest.raises(ReportIncomplete, match="shows 0 of 1 rejected rows"):
+        life.finish(ref(DATA))
+    assert life.files.get(ref(DATA).file_id)["status"] == "sending"  # not final: the retry decides

@@ -23,7 +23,7 @@ from csv_to_api.caller import CallerConfig, ChunkCaller, s3_blocks
 from csv_to_api.contract import Chunk, FileRef, Resume
 from csv_to_api.feeds import FeedConfigError, parse_feeds
 from csv_to_api.lifecycle import Lifecycle
-from csv_to_api.outcomes import DynamoDbFileStore, DynamoDbRowStore, _unplain
+from csv_to_api.outcomes import DynamoDbFileStore, DynamoDbRowStore, from_attribute
 from csv_to_api.planner import PlannerConfig
 from csv_to_api.rows import Header, Reason
 from moto import mock_aws
@@ -227,7 +227,7 @@ class Pipeline:
             KeyConditionExpression="file_id = :f AND begins_with(part, :c)",
             ExpressionAttributeValues={":f": {"S": file_id}, ":c": {"S": "chunk#"}},
         )["Items"]
-        return [{name: _unplain(value) for name, value in item.items()} for item in items]
+        return [{name: from_attribute(value) for name, value in item.items()} for item in items]
 
 
 @pytest.fixture
@@ -421,6 +421,15 @@ def test_a_redrive_unwraps_every_destination_record_example(example: dict[str, A
 @pytest.mark.parametrize("example", FEEDS.examples)
 def test_the_feeds_parser_takes_every_example(example: dict[str, Any]) -> None:
     parse_feeds(example)
+
+
+@pytest.mark.parametrize("flag", ["false", "true", 0, 1, None])
+def test_a_flag_that_is_not_a_json_boolean_is_refused(flag: Any) -> None:
+    # bool("false") is True: a column meant optional would reject every row where it is empty.
+    with pytest.raises(FeedConfigError, match="required: true or false"):
+        parse_feeds({"feeds": [{"name": "f", "columns": [{"name": "a", "required": flag}]}]})
+    with pytest.raises(FeedConfigError, match="allow_extra_columns: true or false"):
+        parse_feeds({"feeds": [{"name": "f", "allow_extra_columns": flag}]})
 
 
 def hcl_value(value: Any) -> Any:

@@ -44,12 +44,22 @@ def alarm_templates() -> list[str]:
         template = re.sub(r"\$\{local\.names\.(\w+)\}", lambda m: names[m.group(1)], _text(template))
         return template.replace("${local.prefix}", prefix).replace("${local.env}", "{env}")
 
+    locals_ = {key: value for block in documents["alarms.tf"]["locals"] for key, value in block.items()}
     found = []
     for document in documents.values():
         for block in document.get("resource", []):
             for kind, resources in block.items():
-                if _text(kind) == "aws_cloudwatch_metric_alarm":
-                    found += [resolve(body["alarm_name"]) for body in resources.values()]
+                if _text(kind) != "aws_cloudwatch_metric_alarm":
+                    continue
+                for body in resources.values():
+                    if "for_each" in body:  # the metric_alarms and forwarder_alarms maps, by key
+                        assert '${local.prefix}-${replace(each.key, "_", "-")}-${local.env}' in _text(
+                            body["alarm_name"]
+                        )
+                        keys = [*locals_["metric_alarms"], *locals_["forwarder_alarms"]]
+                        found += [f"{prefix}-{key.replace('_', '-')}-{{env}}" for key in keys]
+                    else:
+                        found.append(resolve(body["alarm_name"]))
         for block in document.get("module", []):
             for body in block.values():
                 if _text(body["source"]) == "../lambda_service":
@@ -70,7 +80,9 @@ def runbook_rows() -> list[str]:
 
 def test_the_module_has_the_alarms_the_issue_asks_for() -> None:
     assert len(ALARMS) >= 12
-    for kind in ("ingest-age", "ingest-depth", "caller-dlq", "executions-failed", "caller-throttles"):
+    kinds = ("ingest-age", "ingest-depth", "caller-dlq", "executions-failed", "executions-timed-out",
+             "caller-throttles", "log-forwarder-dlq")  # fmt: skip
+    for kind in kinds:
         assert f"lambda-pipelines-csv-{kind}-{{env}}" in ALARMS
     assert "lambda-pipelines-csv-reject-rate-{env}" in ALARMS
 

@@ -33,6 +33,11 @@ def test_throttling_is_waited_out_and_an_exhausted_chunk_is_parked_as_a_destinat
     assert "Lambda.TooManyRequestsException" in throttle["ErrorEquals"]
     assert throttle["MaxAttempts"] >= 30
     assert throttle["JitterStrategy"] == "FULL"
+    # A dead function process is not backpressure: its own, short retrier (the root sets how short).
+    assert "Lambda.Unknown" not in throttle["ErrorEquals"]
+    (unknown,) = [retrier for retrier in call["Retry"] if "Lambda.Unknown" in retrier["ErrorEquals"]]
+    assert unknown["ErrorEquals"] == ["Lambda.Unknown"]
+    assert '"MaxAttempts": ${unknown_attempts}' in ASL.read_text()
     assert call["Catch"][0]["Next"] == "ParkChunk"
     park = definition()["States"]["SendChunks"]["ItemProcessor"]["States"]["ParkChunk"]
     body = park["Parameters"]["MessageBody"]

@@ -120,10 +120,13 @@ module "stack" {
     stagger_seconds     = 1
     chunk_retry_seconds = 1
     chunk_max_attempts  = 2
-    retry_seconds       = 1
-    caller              = { timeout = 60, deadline_margin = 10, reserved_concurrency = 12, max_attempts = 3 }
-    starter             = { max_receive_count = 3, timeout = 10 }
-    planner             = { timeout = 120 }
+    # ministack answers a throttled invoke (reserved concurrency reached) with Lambda.Unknown, not
+    # Lambda.TooManyRequestsException: retry it as patiently as a throttle (issue 10's note).
+    unknown_error_attempts = 60
+    retry_seconds          = 1
+    caller                 = { timeout = 60, deadline_margin = 10, reserved_concurrency = 12, max_attempts = 3 }
+    starter                = { max_receive_count = 3, timeout = 10 }
+    planner                = { timeout = 120 }
     feeds = [
       {
         name   = "orders"

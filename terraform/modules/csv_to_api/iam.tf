@@ -101,6 +101,14 @@ data "aws_iam_policy_document" "caller" {
     resources = [var.secrets.api_token_secret_arn]
   }
 
+  # A redriven chunk runs outside the state machine: when it stops before its deadline with rows left, it
+  # invokes itself (asynchronously) with the resume point, as the state machine's Resume loop would.
+  statement {
+    sid       = "ResumeItself"
+    actions   = ["lambda:InvokeFunction"]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.names.caller}"]
+  }
+
   # Lambda delivers the on-failure destination record with the function's own role.
   statement {
     sid       = "OnFailureDestination"

@@ -20,6 +20,7 @@ resource "aws_sfn_state_machine" "file" {
     retry_seconds       = var.retry_seconds
     chunk_retry_seconds = var.chunk_retry_seconds
     chunk_max_attempts  = var.chunk_max_attempts
+    unknown_attempts    = var.unknown_error_attempts
     timeout_seconds     = local.file_timeout_seconds
   })
 

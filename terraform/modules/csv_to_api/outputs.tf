@@ -40,10 +40,12 @@ output "ingest_queue_url" {
 
 output "dead_letter_queues" {
   description = "The dead-letter queues and where a redrive sends their messages (lp dlq)."
-  value = {
+  value = merge({
     ingest = { dlq_url = module.starter.dlq_url, source_url = module.starter.queue_url }
     caller = { dlq_url = aws_sqs_queue.caller_dlq.url, function_name = module.caller.function_name }
-  }
+    }, local.splunk_enabled ? {
+    log_forwarder = { dlq_url = aws_sqs_queue.forwarder_dlq[0].url, function_name = module.log_forwarder[0].function_name }
+  } : {})
 }
 
 output "alarm_topic_arn" {
@@ -69,9 +71,10 @@ output "dashboard_name" {
 output "alarm_names" {
   description = "Every alarm of the pipeline."
   value = concat(
-    [for alarm in [aws_cloudwatch_metric_alarm.queue_age, aws_cloudwatch_metric_alarm.queue_depth, aws_cloudwatch_metric_alarm.caller_dlq,
-    aws_cloudwatch_metric_alarm.executions_failed, aws_cloudwatch_metric_alarm.caller_throttles, aws_cloudwatch_metric_alarm.reject_rate] : alarm.alarm_name],
+    [for alarm in aws_cloudwatch_metric_alarm.metric : alarm.alarm_name],
+    [aws_cloudwatch_metric_alarm.reject_rate.alarm_name],
     module.starter.alarm_names, module.planner.alarm_names, module.caller.alarm_names,
+    flatten(module.log_forwarder[*].alarm_names),
   )
 }
 

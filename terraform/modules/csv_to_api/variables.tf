@@ -173,6 +173,17 @@ variable "chunk_max_attempts" {
   nullable    = false
 }
 
+variable "unknown_error_attempts" {
+  description = "Retries of a chunk invocation that failed with Lambda.Unknown (in AWS: the function process died, e.g. out of memory) before the chunk goes to the caller's dead-letter queue. Emulators that report a throttled invoke as Lambda.Unknown need as many as the throttle retrier (60)."
+  type        = number
+  default     = 2
+  nullable    = false
+  validation {
+    condition     = var.unknown_error_attempts >= 0 && var.unknown_error_attempts <= 60 && floor(var.unknown_error_attempts) == var.unknown_error_attempts
+    error_message = "unknown_error_attempts: a whole number from 0 to 60."
+  }
+}
+
 variable "retry_seconds" {
   description = "First interval of the retries of the plan and report steps."
   type        = number
@@ -217,11 +228,12 @@ variable "planner" {
 }
 
 variable "alarm_thresholds" {
-  description = "Alarm thresholds: oldest ingest message age (s), ingest queue depth, API reject rate (0..1 over 5 minutes)."
+  description = "Alarm thresholds: oldest ingest message age (s), ingest queue depth, API reject rate (0..1 over 5 minutes), caller throttles per 5 minutes (alarms after 3 such periods in a row)."
   type = object({
     queue_age_seconds = optional(number, 900)
     queue_depth       = optional(number, 1000)
     reject_rate       = optional(number, 0.05)
+    throttles         = optional(number, 50)
   })
   default  = {}
   nullable = false

@@ -121,6 +121,7 @@ module "csv_to_api" {
   stagger_seconds        = var.csv_to_api.stagger_seconds
   chunk_retry_seconds    = var.csv_to_api.chunk_retry_seconds
   chunk_max_attempts     = var.csv_to_api.chunk_max_attempts
+  unknown_error_attempts = var.csv_to_api.unknown_error_attempts
   retry_seconds          = var.csv_to_api.retry_seconds
   log_retention_days     = var.csv_to_api.log_retention_days
   force_destroy          = var.csv_to_api.force_destroy

@@ -154,6 +154,7 @@ variable "csv_to_api" {
     stagger_seconds        = optional(number)
     chunk_retry_seconds    = optional(number)
     chunk_max_attempts     = optional(number)
+    unknown_error_attempts = optional(number)
     retry_seconds          = optional(number)
     log_retention_days     = optional(number)
     force_destroy          = optional(bool)

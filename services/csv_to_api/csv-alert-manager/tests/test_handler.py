@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_smtp import FakeSmtpServer, ensure_certificates
+from fake_smtp import FakeSmtpServer
+
+from fake_http.tls import make_certificates
 
 USERNAME = "alerts"
 PASSWORD = "correct horse battery staple"
@@ -40,7 +42,7 @@ class LambdaContext:
 @pytest.fixture(scope="session")
 def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("smtp-tls")
-    ensure_certificates(directory)
+    make_certificates(directory)
     return directory
 
 
@@ -351,7 +353,7 @@ def test_a_wrong_password_is_an_authentication_error(invoke, smtp, monkeypatch):
 def test_a_certificate_from_another_ca_fails_verification(invoke, tmp_path, smtp, monkeypatch):
     from csv_alert_manager.mailer import TlsVerificationFailed
 
-    other_ca = ensure_certificates(tmp_path / "other-ca").ca_pem
+    other_ca = make_certificates(tmp_path / "other-ca").ca_pem
     put_secret(smtp_secret(smtp, ca_cert=other_ca), monkeypatch)
     with pytest.raises(
         TlsVerificationFailed, match=r"TLS verification of 127\.0\.0\.1:\d+ failed: .*certificate"

@@ -2,8 +2,9 @@
 
 Input: ``{"file", "feed", "header", "chunk", "resume", "report_after"}`` (docs/csv_to_api/schemas/
 chunk-request.schema.json). Output: ``{"index", "complete", "resume", "counts"}``; when ``complete`` is
-false the state machine invokes again with ``resume``. ``report_after`` (a redriven chunk) rewrites the
-file's report once the chunk is complete.
+false the state machine invokes again with ``resume``. ``report_after`` marks a redriven chunk (invoked
+asynchronously, outside the state machine): it invokes itself again with ``resume`` while rows are left,
+and rewrites the file's report once the chunk is complete.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from csv_to_api.api import RecordsApi
-from csv_to_api.caller import CallerConfig, ChunkCaller, ChunkResult, Stats, s3_blocks
+from csv_to_api.caller import CallerConfig, ChunkCaller, ChunkFailed, ChunkResult, Stats, s3_blocks
 from csv_to_api.contract import Chunk, FileRef, Resume
-from csv_to_api.feeds import parse_feeds
+from csv_to_api.feeds import feeds_from_text
 from csv_to_api.lifecycle import Lifecycle
 from csv_to_api.limiter import DynamoDbSlotCounter, RateLimiter
 from csv_to_api.outcomes import DynamoDbFileStore, DynamoDbRowStore
@@ -57,6 +58,7 @@ class Dependencies:
     settings: Settings
     caller: ChunkCaller
     lifecycle: Lifecycle
+    lambda_client: Any
 
 
 @functools.cache
@@ -97,7 +99,7 @@ def dependencies() -> Dependencies:
     lifecycle = Lifecycle(
         files=files, rows=rows, s3=s3, results_bucket=settings.results_bucket, read_blocks=read
     )
-    return Dependencies(settings, caller, lifecycle)
+    return Dependencies(settings, caller, lifecycle, aws.client("lambda"))
 
 
 def _read(s3: Any, block_bytes: int, file: FileRef, start: int, end: int) -> Any:
@@ -112,21 +114,41 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     resume = (
         Resume(int(event["resume"]["offset"]), int(event["resume"]["row"])) if event.get("resume") else None
     )
-    feed = parse_feeds(json.loads(get_parameter(deps.settings.feeds_parameter))).by_name(event["feed"])
+    feed = feeds_from_text(get_parameter(deps.settings.feeds_parameter)).by_name(event["feed"])
     header = Header(names=tuple(event["header"]), feed=feed)
     deadline = Deadline.from_context(context, 0)
     last_row = chunk.first_row + chunk.rows - 1
     with bound_contextvars(file_id=file.file_id, chunk=chunk.index, rows=f"{chunk.first_row}-{last_row}"):
         deps.caller.stats = Stats()
-        result = deps.caller.process(file, header, chunk, resume, deadline)
-        _publish(deps.caller.stats, result)
+        try:
+            result = deps.caller.process(file, header, chunk, resume, deadline)
+        finally:  # a failed invocation's recorded rows count too (the retry skips them)
+            _publish(deps.caller.stats)
         logger.info("chunk invocation done", complete=result.complete, **result.counts)
-        if result.complete and event.get("report_after"):
-            deps.lifecycle.finish(file)
+        if event.get("report_after"):  # a redriven chunk: asynchronous, no state machine around it
+            if result.complete:
+                deps.lifecycle.finish(file)
+            else:
+                _resume_later(deps.lambda_client, context.invoked_function_arn, event, resume, result)
     return result.to_json()
 
 
-def _publish(stats: Stats, result: ChunkResult) -> None:
+def _resume_later(
+    client: Any, function_arn: str, event: dict[str, Any], resume: Resume | None, result: ChunkResult
+) -> None:
+    """Invoke this function again, asynchronously, from where this invocation stopped (what the state
+    machine's Resume loop does for a chunk it runs). An invocation that made no progress fails instead,
+    so Lambda's retries and then the destination DLQ take the chunk, rather than a loop of invocations."""
+    if result.resume is None:
+        raise ChunkFailed(f"chunk {result.index}: incomplete without a resume point")
+    if resume is not None and result.resume.row <= resume.row:
+        raise ChunkFailed(f"chunk {result.index}: no row done since row {resume.row}; not resuming again")
+    payload = {**event, "resume": {"offset": result.resume.offset, "row": result.resume.row}}
+    client.invoke(FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(payload).encode())
+    logger.info("redriven chunk continues in a new invocation", resume_row=result.resume.row)
+
+
+def _publish(stats: Stats) -> None:
     """Metrics as EMF log lines (CloudWatch turns them into metrics; the alarms and dashboard read them)."""
     metrics.add_metric("RequestsSent", MetricUnit.Count, stats.sent)
     metrics.add_metric("RequestsRetried", MetricUnit.Count, stats.retried)
@@ -138,8 +160,8 @@ def _publish(stats: Stats, result: ChunkResult) -> None:
         metrics.add_metric(
             "ApiLatencyP99", MetricUnit.Milliseconds, round(ordered[int(len(ordered) * 0.99)], 2)
         )
-    if result.complete:  # a chunk's totals once, not per resumed invocation
-        metrics.add_metric("RowsAccepted", MetricUnit.Count, result.counts.get("accepted", 0))
-        metrics.add_metric("RowsAlreadyAccepted", MetricUnit.Count, result.counts.get("already_accepted", 0))
-        metrics.add_metric("RowsRejected", MetricUnit.Count, result.counts.get("rejected", 0))
+    # Rows whose outcome this invocation recorded: each row once over all of its chunk's invocations.
+    metrics.add_metric("RowsAccepted", MetricUnit.Count, stats.outcomes.get("accepted", 0))
+    metrics.add_metric("RowsAlreadyAccepted", MetricUnit.Count, stats.outcomes.get("already_accepted", 0))
+    metrics.add_metric("RowsRejected", MetricUnit.Count, stats.outcomes.get("rejected", 0))
     metrics.flush_metrics()

@@ -6,8 +6,9 @@ Event: ``{"action": "list" | "redrive", "source": "ingest" | "caller" | "executi
 - ``ingest``: the ingest queue's DLQ; redriven to the ingest queue (the starter dedupes by file id).
 - ``caller``: the caller's on-failure destination; each record's ``requestPayload`` is invoked again,
   asynchronously (row outcomes make a chunk sent twice send nothing twice).
-- ``executions``: failed executions of the state machine; redriven by starting the same input under a
-  new name ``<name>-r<n>`` (the file's steps are idempotent).
+- ``executions``: executions of the state machine that failed, timed out or were aborted and have no newer
+  attempt; redriven by starting the same input under a new name ``<name>-r<n>`` (the file's steps are
+  idempotent; pipelines_shared.executions).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines_shared import aws, redrive
+from pipelines_shared.executions import failed_executions, redrive_executions
 from pipelines_shared.log import configure_logging, get_logger, inject_lambda_context
 from pipelines_shared.settings import load_settings
-
-from .executions import failed_executions, redrive_executions
 
 logger = get_logger(__name__)
 
@@ -62,7 +62,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     sqs, sfn = deps.sqs, deps.sfn
     if source == "executions":
         if action == "list":
-            return {"source": source, "executions": failed_executions(sfn, config.state_machine_arn, limit)}
+            found = failed_executions(sfn, config.state_machine_arn, limit, unresolved_only=True)
+            return {"source": source, "executions": found}
         if action == "redrive":
             done = redrive_executions(sfn, config.state_machine_arn, names=ids, dry_run=dry_run, limit=limit)
             logger.info("executions redriven", dry_run=dry_run, count=len(done))

@@ -4,13 +4,12 @@ it when the execution could not go on)."""
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from csv_to_api.caller import s3_blocks
 from csv_to_api.contract import FileRef
-from csv_to_api.feeds import Feeds, parse_feeds
+from csv_to_api.feeds import Feeds, feeds_from_text
 from csv_to_api.lifecycle import Lifecycle
 from csv_to_api.outcomes import DynamoDbFileStore, DynamoDbRowStore
 from csv_to_api.planner import PlannerConfig
@@ -65,7 +64,7 @@ def dependencies() -> Dependencies:
 
 def feeds(parameter: str) -> Feeds:
     # Through the settings cache: a changed feeds document is picked up within its TTL.
-    return parse_feeds(json.loads(get_parameter(parameter)))
+    return feeds_from_text(get_parameter(parameter))
 
 
 @inject_lambda_context
