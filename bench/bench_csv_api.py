@@ -4,11 +4,15 @@
                                             [--skip-graph]
 
 1. **The graph** (local stack, started and deployed if needed, the local root applied with
-   ``csv_rate_limit = --rate``): ``--files`` files of ``--rows`` rows dropped at once into the upload
-   bucket; the fake records API (limit R = ``--rate``, no faults) logs every request's arrival. Reported:
-   the delivered rate over the steady part (from the 10th to the 90th percentile of arrivals), the most
-   requests in any one-second window (must be <= R), and that every row arrived once (nothing lost,
-   nothing duplicated). Last line of this part: ``csv_api rows_per_s=<n> limit=<r> max_window=<m>``.
+   ``csv_rate_limit = --rate``): three drops, each of files put at once into the upload bucket: one file
+   of ``--rows`` rows, 4 files of ``--rows / 2``, and ``--files`` files of ``--rows``. The fake records
+   API (limit R = ``--rate``, no faults) logs every request's arrival. Reported per drop: the delivered
+   rate over the steady part (from the 10th to the 90th percentile of arrivals), the most requests in any
+   one-second window (must be <= R), requests the API refused for its limit, that every row arrived once
+   (nothing lost, nothing duplicated), and the chunks in flight (a chunk from its first request to its
+   last): more files queued, more chunks at once, up to each file's Map MaxConcurrency and, over all
+   files, the caller's reserved concurrency. Last line of this part:
+   ``csv_api rows_per_s=<n> limit=<r> max_window=<m> chunks_in_flight=<one>/<four>/<all>``.
 2. **One caller invocation** (in process, limiter off) sending ``--caller-rows`` rows to the fake API in a
    subprocess, against what a first version usually does: a naive loop opening a new connection per row
    (``http.client``), and a sequential loop on one kept-alive urllib3 connection. Every method sends the
@@ -19,9 +23,11 @@
 from __future__ import annotations
 
 import argparse
+import bisect
 import http.client
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -72,16 +78,43 @@ def control(url: str, path: str, body: Any = None) -> Any:
 # ------------------------------------------------------------------------------------------- 1. graph
 
 
-def bench_graph(files: int, rows: int, rate: int) -> None:
+LOCAL_CHUNK_BYTES = 65536
+"""chunk_bytes of the local root (terraform/environments/local/main.tf): the bench cuts each file as the
+planner does to know which chunk each request belongs to (checked against each file's chunk_count)."""
+
+
+def chunk_of_row(body: bytes, chunk_bytes: int) -> list[int]:
+    """first_row of each chunk, as the planner cuts the file."""
+    file = FileRef(bucket="bench", key="incoming/x.csv", etag="e", size=len(body))
+
+    def read(_file: FileRef, start: int, end: int) -> Any:
+        yield body[start:end]
+
+    plan = plan_file(read, file, Feed(name="bench"), PlannerConfig(chunk_bytes=chunk_bytes))
+    return [chunk.first_row for chunk in plan.chunks]
+
+
+def in_flight(
+    requests: list[dict[str, Any]], firsts: dict[str, list[int]], start: float, end: float
+) -> list[int]:
+    """Chunks in flight in each second from ``start`` to ``end``: a chunk is in flight from its first
+    request's arrival to its last one's."""
+    spans: dict[tuple[str, int], list[float]] = {}
+    for request in requests:
+        file_id, row = request["key"].rsplit(":", 1)
+        chunk = bisect.bisect_right(firsts[file_id], int(row)) - 1
+        span = spans.setdefault((file_id, chunk), [request["t"], request["t"]])
+        span[0], span[1] = min(span[0], request["t"]), max(span[1], request["t"])
+    seconds = range(math.floor(start), math.ceil(end))
+    return [
+        sum(1 for low, high in spans.values() if low < second + 1 and high >= second) for second in seconds
+    ]
+
+
+def run_files(pipeline: dict[str, Any], files: int, rows: int, rate: int) -> dict[str, Any]:
+    """Drop ``files`` files of ``rows`` rows at once; wait until each is final; measure at the fake API."""
     import boto3
 
-    from devstack import stack, terraform
-
-    stack.start_all(progress=True)
-    os.environ.update(stack.stack_env())
-    print(f"==> terraform apply (local root, csv_rate_limit={rate})", flush=True)
-    terraform.apply(capture=True, overrides={"csv_rate_limit": str(rate)})
-    pipeline = terraform.outputs()["csv_to_api"]
     api = pipeline["records_api_url"]
     control(api, "/_reset", {"rate_limit": rate})
     s3 = boto3.client("s3")
@@ -90,38 +123,69 @@ def bench_graph(files: int, rows: int, rate: int) -> None:
         f"{pipeline['incoming_prefix']}bench/{run}/f{i:02d}.csv": sample(rows, i + 1) for i in range(files)
     }
     started = time.time()
-    ids = {}
+    ids, firsts = {}, {}
     for key, body in bodies.items():
         put = s3.put_object(Bucket=pipeline["upload_bucket"], Key=key, Body=body)
         ids[key] = make_file_id(pipeline["upload_bucket"], key, put["ETag"])
+        firsts[ids[key]] = chunk_of_row(body, LOCAL_CHUNK_BYTES)
     dynamodb = boto3.client("dynamodb")
     deadline = time.monotonic() + 60 + 3 * files * rows / rate
-    while time.monotonic() < deadline:
-        done = 0
-        for file_id in ids.values():
+    records: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and len(records) < len(ids):
+        for file_id in set(ids.values()) - set(records):
             key = {"file_id": {"S": file_id}, "part": {"S": "file"}}
-            item = dynamodb.get_item(TableName=pipeline["file_table"], Key=key).get("Item")
-            done += bool(item) and item["status"]["S"] in ("completed", "completed_with_rejects", "failed")
-        if done == len(ids):
-            break
-        time.sleep(2)
+            item = dynamodb.get_item(TableName=pipeline["file_table"], Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+            if item and item["status"]["S"] in ("completed", "completed_with_rejects", "failed"):
+                records[file_id] = item
+        time.sleep(1)
     finished = time.time()
+    assert len(records) == len(ids), f"{len(ids) - len(records)} files did not finish in time"
+    for file_id, item in records.items():
+        assert item["status"]["S"] == "completed", (file_id, item["status"])
+        assert int(item["chunk_count"]["N"]) == len(firsts[file_id]), "the local root's chunk_bytes changed"
     requests = [r for r in control(api, "/_requests")["requests"] if r["t"] >= started]
     accepted = control(api, "/_records")["records"]
-    keys = [r["key"] for r in accepted if r["key"].split(":")[0] in set(ids.values())]
-    expected = {f"{file_id}:{row}" for file_id in ids.values() for row in range(1, rows + 1)}
-    lost, duplicated = len(expected - set(keys)), len(keys) - len(set(keys))
+    keys = [r["key"] for r in accepted if r["key"].split(":")[0] in firsts]
+    expected = {f"{file_id}:{row}" for file_id in firsts for row in range(1, rows + 1)}
     times = sorted(r["t"] for r in requests)
     steady = times[len(times) // 10 : len(times) * 9 // 10]
-    steady_rate = (len(steady) - 1) / (steady[-1] - steady[0])
-    busiest = busiest_second(times)
-    refused = control(api, "/_stats")["rate_limited"]
-    print(
-        f"{files} files x {rows} rows, limit {rate}/s: {len(requests)} requests in {finished - started:.0f}s "
-        f"(end to end), steady {steady_rate:.1f}/s = {steady_rate / rate:.3f} R, busiest second {busiest}, "
-        f"lost {lost}, duplicated {duplicated}, refused by the API's limit {refused}"
-    )
-    print(f"csv_api rows_per_s={steady_rate:.1f} limit={rate} max_window={busiest}", flush=True)
+    flight = in_flight(requests, firsts, steady[0], steady[-1])
+    return {
+        "files": files, "rows": rows, "requests": len(requests), "seconds": finished - started,
+        "steady_rate": (len(steady) - 1) / (steady[-1] - steady[0]), "busiest": busiest_second(times),
+        "lost": len(expected - set(keys)), "duplicated": len(keys) - len(set(keys)),
+        "refused": control(api, "/_stats")["rate_limited"],
+        "in_flight_peak": max(flight), "in_flight_mean": sum(flight) / len(flight),
+    }  # fmt: skip
+
+
+def bench_graph(files: int, rows: int, rate: int) -> None:
+    from devstack import stack, terraform
+
+    stack.start_all(progress=True)
+    os.environ.update(stack.stack_env())
+    print(f"==> terraform apply (local root, csv_rate_limit={rate})", flush=True)
+    terraform.apply(capture=True, overrides={"csv_rate_limit": str(rate)})
+    pipeline = terraform.outputs()["csv_to_api"]
+    # More files queued at once, more chunks in flight: up to each file's Map MaxConcurrency, and over all
+    # files up to the caller's reserved concurrency, while the rate stays at the one shared limit.
+    scenarios = [(1, rows), (4, rows // 2), (files, rows)]
+    results = [run_files(pipeline, n, r, rate) for n, r in scenarios]
+    print(f"limit R = {rate} requests/s; chunks of {LOCAL_CHUNK_BYTES // 1024} KiB; steady = 10th to 90th "
+          "percentile of arrivals; in flight = chunks between their first and last request")  # fmt: skip
+    columns = ("files x rows", "requests", "end to end", "steady/s", "of R", "busiest 1 s", "refused",
+               "lost", "dup", "in flight peak", "mean")  # fmt: skip
+    print(" | ".join(columns))
+    for r in results:
+        cells = (f"{r['files']} x {r['rows']}", r["requests"], f"{r['seconds']:.0f} s",
+                 f"{r['steady_rate']:.1f}", f"{r['steady_rate'] / rate:.3f}", r["busiest"], r["refused"],
+                 r["lost"], r["duplicated"], r["in_flight_peak"], f"{r['in_flight_mean']:.1f}")  # fmt: skip
+        print(" | ".join(str(cell) for cell in cells))
+    last = results[-1]
+    print(f"csv_api rows_per_s={last['steady_rate']:.1f} limit={rate} max_window={last['busiest']} "
+          f"chunks_in_flight={'/'.join(str(r['in_flight_peak']) for r in results)}", flush=True)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ 2. caller

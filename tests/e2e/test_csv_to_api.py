@@ -284,6 +284,36 @@ def test_the_same_object_event_twice_starts_nothing_new(
     assert len([r for r in api.records() if r["key"].startswith(new_id + ":")]) == 51
 
 
+def test_every_functions_logs_reach_splunk_with_the_file_id(
+    pipeline: dict[str, Any], api: FakeApi, wait_for: Callable[..., Any]
+) -> None:
+    from devstack import splunk_hec
+
+    key = f"incoming/orders/{uuid.uuid4().hex[:8]}/logged.csv"
+    expected = orders_file(key, 20, seed=5)
+    boto3.client("s3").put_object(Bucket=pipeline["upload_bucket"], Key=key, Body=expected.body)
+    file_id = file_id_of(pipeline, key)
+    assert wait_final(pipeline, file_id, wait_for)["status"] == "completed"
+    groups = pipeline["log_groups"]
+
+    def forwarded() -> dict[str, list[dict[str, Any]]] | None:
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for event in splunk_hec.events():
+            body = event["event"]
+            if isinstance(body, dict) and body.get("file_id") == file_id:
+                mine.setdefault(event["fields"]["log_group"], []).append(event)
+        wanted = {groups["starter"], groups["planner"], groups["caller"]}
+        return mine if wanted <= set(mine) else None
+
+    found = wait_for(forwarded, 60, "the file's log lines at the Splunk HEC")
+    caller_lines = found[groups["caller"]]
+    assert any(e["event"].get("message") == "chunk invocation done" for e in caller_lines)
+    for event in caller_lines:  # structured (JSON kept as JSON), indexed, with the fields to dedupe on
+        assert event["index"] == splunk_hec.INDEX
+        assert event["fields"]["event_id"]
+        assert event["event"]["chunk"] == 0
+
+
 def test_a_chunk_out_of_retries_is_parked_then_redriven_twice_and_processed_once(
     pipeline: dict[str, Any],
     api: FakeApi,

@@ -15,7 +15,7 @@ def test_stack_status_lists_every_part_up(deployed_stack, lp):
     assert code == 0, parts
     assert {part["part"]: part["state"] for part in parts} == {
         "ministack": "up", "MariaDB": "up", "sshd": "up", "fake alerts API": "up", "fake records API": "up",
-        "SMTP": "up",
+        "SMTP": "up", "Splunk HEC": "up",
     }  # fmt: skip
 
 
@@ -29,6 +29,7 @@ def test_every_pipelines_dlq_is_listed_from_the_outputs(deployed_stack, lp):
         "ndjson_to_parquet",
         "csv_to_api/ingest",
         "csv_to_api/caller",
+        "csv_to_api/log_forwarder",  # the local root forwards logs to the stack's Splunk HEC
     }
     for pipeline in ("alerts_to_sftp", "example", "ndjson_to_parquet"):
         queue = by_id[pipeline]
@@ -38,6 +39,8 @@ def test_every_pipelines_dlq_is_listed_from_the_outputs(deployed_stack, lp):
     csv_queues = deployed_stack["csv_to_api"]["dead_letter_queues"]
     assert by_id["csv_to_api/ingest"]["source"] == csv_queues["ingest"]["source_url"].rsplit("/", 1)[-1]
     assert by_id["csv_to_api/caller"]["source"] == f"function {csv_queues['caller']['function_name']}"
+    forwarder = csv_queues["log_forwarder"]["function_name"]
+    assert by_id["csv_to_api/log_forwarder"]["source"] == f"function {forwarder}"
 
 
 def test_the_breaker_is_read_with_the_deployed_settings(deployed_stack, lp):

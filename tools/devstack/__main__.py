@@ -7,7 +7,19 @@ import json
 import shutil
 import sys
 
-from . import fake_api, fake_records_api, homes, mariadb, ministack, paths, private, smtp, sshd, terraform
+from . import (
+    fake_api,
+    fake_records_api,
+    homes,
+    mariadb,
+    ministack,
+    paths,
+    private,
+    smtp,
+    splunk_hec,
+    sshd,
+    terraform,
+)
 from .proc import StackError, pid_alive
 from .stack import PARTS, stack_env, start_all
 
@@ -35,6 +47,7 @@ Local stack is up (state and logs under {paths.LOCAL}):
   SMTP (fake_smtp)     {env["SMTP_HOST"]}:{env["SMTP_PORT"]}   STARTTLS, CA {env["SMTP_CA_FILE"]}
                        user {smtp.USERNAME}, password in {smtp.PASSWORD_FILE}
                        mail lands in {env["SMTP_MAIL_DIR"]}/new
+  Splunk HEC (fake)    {env["SPLUNK_HEC_URL"]}   CA {env["SPLUNK_HEC_CA_FILE"]}, events at /_events
   Environment for clients: source {paths.STACK_ENV}   (or: eval "$(make -s env)")"""
     )
     if deployed:
@@ -66,6 +79,7 @@ def status() -> int:
         ("MariaDB", mariadb.PID, pid_alive(mariadb.PID) is not None),
         ("sshd", sshd.PID, pid_alive(sshd.PID) is not None),
         ("SMTP", smtp.PID, smtp.healthy()),
+        ("HEC", splunk_hec.PID, splunk_hec.healthy()),
     )
     for name, pid_file, ok in rows:
         print(f"{name:10} {'up' if ok else 'down':5} pid={pid_alive(pid_file) or '-'}")

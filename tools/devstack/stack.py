@@ -6,7 +6,7 @@ import json
 import secrets
 import types
 
-from . import fake_api, fake_records_api, mariadb, ministack, paths, private, smtp, sshd
+from . import fake_api, fake_records_api, mariadb, ministack, paths, private, smtp, splunk_hec, sshd
 
 PARTS: tuple[tuple[str, types.ModuleType], ...] = (
     ("ministack", ministack),
@@ -15,6 +15,7 @@ PARTS: tuple[tuple[str, types.ModuleType], ...] = (
     ("fake alerts API", fake_api),
     ("fake records API", fake_records_api),
     ("SMTP server", smtp),
+    ("Splunk HEC", splunk_hec),
 )
 TRIGGER_SECRET_FILE = paths.LOCAL / "secrets" / "alerts-trigger"
 
@@ -44,6 +45,8 @@ def stack_env() -> dict[str, str]:
         "SMTP_PORT": str(smtp.PORT),
         "SMTP_MAIL_DIR": str(smtp.MAIL_DIR),
         "SMTP_CA_FILE": str(smtp.CA_FILE),
+        "SPLUNK_HEC_URL": splunk_hec.url(),
+        "SPLUNK_HEC_CA_FILE": str(splunk_hec.CA_FILE),
     }
 
 
@@ -72,6 +75,7 @@ def terraform_secrets() -> str:
             "sftp": json.dumps(sftp),
             "sftp_known_hosts": sshd.known_hosts_line(),
             "smtp": json.dumps(smtp.secret()),
+            "splunk_hec": json.dumps(splunk_hec.secret()),
         }
     )
 

@@ -27,7 +27,7 @@ def down() -> None:
 
 
 def status() -> list[dict[str, Any]]:
-    from devstack import fake_api, fake_records_api, mariadb, ministack, paths, smtp, sshd
+    from devstack import fake_api, fake_records_api, mariadb, ministack, paths, smtp, splunk_hec, sshd
     from devstack.proc import pid_alive
 
     parts = (
@@ -42,6 +42,7 @@ def status() -> list[dict[str, Any]]:
         ("fake alerts API", fake_api.PID, fake_api.healthy, fake_api.url()),
         ("fake records API", fake_records_api.PID, fake_records_api.healthy, fake_records_api.url()),
         ("SMTP", smtp.PID, smtp.healthy, f"{paths.HOST}:{smtp.PORT}"),
+        ("Splunk HEC", splunk_hec.PID, splunk_hec.healthy, splunk_hec.url()),
     )
     return [
         {"part": name, "state": "up" if healthy() else "down", "pid": pid_alive(pid_file), "address": address}

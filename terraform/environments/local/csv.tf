@@ -1,8 +1,8 @@
 # What an AWS account would already have for the CSV to API pipeline, made on the emulator: the API's
-# token and the SMTP credentials (values from `make up` in TF_VAR_local_secrets, never committed).
+# token, the SMTP credentials and the Splunk HEC's URL, token and CA (values from `make up` in TF_VAR_local_secrets, never committed).
 
 locals {
-  csv_secret_names = toset(["records_api_token", "smtp"])
+  csv_secret_names = toset(["records_api_token", "smtp", "splunk_hec"])
 }
 
 resource "aws_secretsmanager_secret" "csv" {

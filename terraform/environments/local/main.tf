@@ -107,6 +107,8 @@ module "stack" {
     secrets = {
       api_token_secret_arn = aws_secretsmanager_secret_version.csv["records_api_token"].arn
       smtp_secret_arn      = aws_secretsmanager_secret_version.csv["smtp"].arn
+      # The fake HEC of the stack (tools/fake_splunk_hec, HTTPS): every function's logs are forwarded.
+      hec_secret_arn = aws_secretsmanager_secret_version.csv["splunk_hec"].arn
     }
     rate_limit = var.csv_rate_limit
     # Headroom for this 2-CPU emulator, where a dozen function processes share the CPUs with the fake

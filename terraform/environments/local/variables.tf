@@ -56,6 +56,7 @@ variable "local_secrets" {
     sftp_known_hosts  = string
     records_api_token = string
     smtp              = string
+    splunk_hec        = string
   })
   sensitive = true
 }
