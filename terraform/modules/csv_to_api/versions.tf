@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.9" # a variable validation that reads another variable (api_url); mock_provider tests
 
   required_providers {
     aws = {
