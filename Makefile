@@ -47,7 +47,12 @@ demo: $(SETUP_DONE) build ## start the stack if needed, deploy, run every pipeli
 # integration and e2e tests in one session, as they share the stack and one deployment. Exit status 5
 # (nothing selected, e.g. PYTEST_ARGS names only unit tests) is not a failure.
 UNIT_WORKERS ?= auto
-test: $(SETUP_DONE) lint tf-validate build ## lint, validate Terraform, build, then unit + integration + e2e tests (starts the stack if needed)
+# The static gates, Terraform's validation and the build do not depend on each other: side by side they
+# take the time of the longest (checkov, or validating every root) instead of the sum. -O keeps each
+# target's output together; a failure still fails `make test`.
+CHECK_JOBS ?= 3
+test: $(SETUP_DONE) ## lint, validate Terraform, build, then unit + integration + e2e tests (starts the stack if needed)
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) --output-sync=target lint tf-validate build
 	$(PY) -m pytest -m "not integration and not e2e" -n $(UNIT_WORKERS) --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	@$(MAKE) --no-print-directory test-glue
