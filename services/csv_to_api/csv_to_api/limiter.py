@@ -8,8 +8,10 @@ already past are never handed out: a caller first moves the counter up to "now" 
 ``SET`` (a caller arriving mid-second does not get the start of the second, which would let it burst).
 
 ``per_second`` is the API's limit R times ``utilization`` (0.96 by default): the margin absorbs the
-jitter between the time a request is due and the time it reaches the API. A 429 that still comes back
-is honoured by the caller (``Retry-After``) and the row takes a new time.
+jitter between the time a request is due and the time it reaches the API. A time is used up to
+``late_tolerance`` (20 ms) after it is due, else dropped, so the requests sent in any one-second window
+hold at most ``per_second * (1 + late_tolerance) + 1`` (at R = 200: 192 x 1.02 + 1 = 196). A 429 that
+still comes back is honoured by the caller (``Retry-After``) and the row takes a new time.
 
 Cost: one or two ``UpdateItem`` per ``take`` (a caller takes as many times as it has free workers).
 One item per second takes every write, so R stays well under DynamoDB's 1,000 writes/s per partition.
@@ -96,12 +98,14 @@ class RateLimiter:
         rate: float,
         *,
         utilization: float = 0.96,
+        late_tolerance: float = 0.02,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive (use no limiter for an unlimited API)")
         self.per_second = max(1, math.floor(rate * utilization))
+        self.late_tolerance = late_tolerance
         self._counter = counter
         self._clock = clock
         self._sleep = sleep
@@ -130,12 +134,11 @@ class RateLimiter:
             second += 1
             self._first_open_second = second
 
-    def wait_turn(self, batch: int = 1, late_tolerance: float = 0.003) -> float:
+    def wait_turn(self, batch: int = 1) -> float:
         """Block until this caller's next send time; thread-safe. Returns the time waited.
 
         A time that has gone by more than ``late_tolerance`` when it is used (the holder was busy, or its
-        sleep overran) is dropped and another taken: sent late, it would crowd the second after it, and
-        the lattice bound (at most ``per_second`` in any second) holds only for times kept.
+        sleep overran) is dropped and another taken: sent later, it would crowd the second after it.
         """
         waited = 0.0
         while True:
@@ -148,7 +151,7 @@ class RateLimiter:
                 self._sleep(delay)
                 waited += delay
                 delay = due - self._clock()
-            if delay >= -late_tolerance:
+            if delay >= -self.late_tolerance:
                 break
         with self._lock:
             self.waited += waited

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 import boto3
@@ -56,6 +57,35 @@ def test_utilization_leaves_headroom_and_wait_turn_sleeps_until_due() -> None:
         sent.append(clock.now)
     assert busiest_second(sent, tolerance=1e-9) <= 192
     assert sent[-1] - sent[0] == pytest.approx(599 / 192, abs=0.02)
+
+
+def sends_with_late_sleeps(tolerance: float) -> list[float]:
+    """One sender whose every sleep overruns by 0..30 ms (a busy process)."""
+    rng = random.Random(4)
+    clock = Clock(10.0)
+
+    def late_sleep(seconds: float) -> None:
+        clock.sleep(seconds + rng.uniform(0, 0.03))
+
+    limiter = RateLimiter(MemorySlotCounter(), 200, clock=clock, sleep=late_sleep, late_tolerance=tolerance)
+    sent = []
+    for _ in range(2000):
+        limiter.wait_turn(batch=8)
+        sent.append(clock.now)
+    return sent
+
+
+@pytest.mark.parametrize("tolerance", [0.003, 0.02, 0.05])
+def test_late_times_beyond_the_tolerance_are_dropped_so_the_window_bound_holds(tolerance: float) -> None:
+    sent = sends_with_late_sleeps(tolerance)
+    assert busiest_second(sent) <= int(192 * (1 + tolerance)) + 1
+
+
+def test_a_tolerance_of_20_ms_wastes_far_fewer_times_than_3_ms() -> None:
+    def rate(sent: list[float]) -> float:
+        return len(sent) / (sent[-1] - sent[0])
+
+    assert rate(sends_with_late_sleeps(0.02)) > 4 * rate(sends_with_late_sleeps(0.003))
 
 
 def test_the_dynamodb_counter_hands_each_index_out_once() -> None:
