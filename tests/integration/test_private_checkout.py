@@ -36,6 +36,7 @@ import pytest
 import sqlalchemy as sa
 
 from devstack import paths
+from devstack.stack import PORT_VARIABLES
 
 pytestmark = [pytest.mark.integration, pytest.mark.own_stack]
 
@@ -173,8 +174,7 @@ def checkout(request: pytest.FixtureRequest) -> Iterator[Checkout]:
     home = parent / "home"
     home.mkdir()
     _chown_tree(parent, account.pw_uid, account.pw_gid)
-    names = ("LP_MINISTACK_PORT", "LP_MYSQL_PORT", "LP_SFTP_PORT", "LP_ALERTS_API_PORT")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(PORT_VARIABLES, _free_ports(len(PORT_VARIABLES)), strict=True))
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
         "HOME": str(home),
@@ -351,7 +351,7 @@ def test_every_server_starts_from_a_checkout_in_a_private_folder(checkout: Check
     while (left := _processes_using(*roots)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == {}, f"processes left behind: {left}"
-    for name in ("LP_MINISTACK_PORT", "LP_MYSQL_PORT", "LP_SFTP_PORT", "LP_ALERTS_API_PORT"):
+    for name in PORT_VARIABLES:
         port = checkout.env[name]
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"

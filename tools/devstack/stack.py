@@ -18,6 +18,12 @@ PARTS: tuple[tuple[str, types.ModuleType], ...] = (
     ("Splunk HEC", splunk_hec),
 )
 TRIGGER_SECRET_FILE = paths.LOCAL / "secrets" / "alerts-trigger"
+PORT_VARIABLES = (
+    "LP_MINISTACK_PORT", "LP_MYSQL_PORT", "LP_SFTP_PORT", "LP_ALERTS_API_PORT", "LP_RECORDS_API_PORT",
+    "LP_SMTP_PORT", "LP_SPLUNK_HEC_PORT",
+)  # fmt: skip
+"""The loopback port of each part, set by these variables: a second stack (another checkout, a test)
+sets them all to free ports."""
 
 
 def stack_env() -> dict[str, str]:

@@ -62,8 +62,9 @@ module "stack" {
     api_url         = var.alerts_api_url
     sftp_remote_dir = var.sftp_remote_dir
     staging         = var.alerts_staging
-    # Short, so a poison message reaches the DLQ in minutes in the tests (visibility = 6 x timeout).
-    worker = { timeout = 10 }
+    # Short, so a poison message reaches the DLQ in two minutes in the tests (visibility = 6 x timeout,
+    # two receives).
+    worker = { timeout = 10, max_receive_count = 2 }
     # The emulator's ALB is reached on 127.0.0.1 only (allowed_cidrs) and terminates no TLS: the
     # trigger secret never leaves this machine. Every AWS root leaves this false and gives a certificate.
     allow_plaintext_trigger = true
