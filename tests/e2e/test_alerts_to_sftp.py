@@ -33,7 +33,7 @@ from pipelines_shared.tracking.sql import SqlTrackingStore
 
 pytestmark = pytest.mark.e2e
 
-MAX_RECEIVE_COUNT = 2  # terraform/environments/local: worker max_receive_count
+MAX_RECEIVE_COUNT = 3  # modules/alerts_to_sftp: worker.max_receive_count (lambda_service: at least 3)
 WORKER_VISIBILITY = 6 * 10  # terraform/environments/local: worker timeout 10 s
 
 
@@ -172,7 +172,7 @@ def mysql_staging(alerts):
 
 
 def test_job_with_mysql_staging_delivers_every_alert_exactly_once(alerts, ghost, mysql_staging, wait_for):
-    # `ghost` only starts its poison pointer's clock here: its two minutes to the DLQ run while this
+    # `ghost` only starts its poison pointer's clock here: its three minutes to the DLQ run while this
     # test applies Terraform twice, instead of after it.
     job_id = f"e2e-mysql-{uuid.uuid4().hex[:8]}"
     _deliver_job(alerts, job_id, wait_for)

@@ -11,6 +11,7 @@ unprivileged account; run as a normal user, the suite's own user is that case.
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
@@ -88,6 +89,9 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+STACK_SERVER_PACKAGES = ("aiosmtpd", "atpublic", "attrs", "cryptography", "cffi", "pycparser")
+
+
 def _own_python(dest: Path) -> tuple[Path, dict[str, str]]:
     """A copy of our Python for an account that cannot reach ours: this image keeps Python 3.12
     under /root, which no other account may enter (a normal user's machine has one of its own)."""
@@ -104,6 +108,15 @@ def _own_python(dest: Path) -> tuple[Path, dict[str, str]]:
             "test", "site-packages", "config-*", "idlelib", "tkinter", "ensurepip", "*.opt-?.pyc"
         ),
     )
+    # What the stack's own servers import beyond the standard library (fake_smtp: aiosmtpd; the HEC's
+    # TLS certificates: cryptography), as a user's virtualenv has them from `make setup`.
+    site = dest / "lib" / version / "site-packages"
+    for name in STACK_SERVER_PACKAGES:
+        for file in importlib.metadata.distribution(name).files or ():
+            source = Path(str(file.locate()))
+            if source.is_file() and not str(file).startswith(".."):  # not its scripts in bin/
+                (site / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, site / file)
     # Its RUNPATH names the original's lib/; the loader tries LD_LIBRARY_PATH first.
     return dest / "bin" / version, {"LD_LIBRARY_PATH": str(dest / "lib")}
 

@@ -62,9 +62,8 @@ module "stack" {
     api_url         = var.alerts_api_url
     sftp_remote_dir = var.sftp_remote_dir
     staging         = var.alerts_staging
-    # Short, so a poison message reaches the DLQ in two minutes in the tests (visibility = 6 x timeout,
-    # two receives).
-    worker = { timeout = 10, max_receive_count = 2 }
+    # Short, so a poison message reaches the DLQ in minutes in the tests (visibility = 6 x timeout).
+    worker = { timeout = 10 }
     # The emulator's ALB is reached on 127.0.0.1 only (allowed_cidrs) and terminates no TLS: the
     # trigger secret never leaves this machine. Every AWS root leaves this false and gives a certificate.
     allow_plaintext_trigger = true
@@ -111,7 +110,9 @@ module "stack" {
       # The fake HEC of the stack (tools/fake_splunk_hec, HTTPS): every function's logs are forwarded.
       hec_secret_arn = aws_secretsmanager_secret_version.csv["splunk_hec"].arn
     }
-    rate_limit = var.csv_rate_limit
+    # The HEC secret is created by this root, so its ARN is unknown at plan: say forwarding is on.
+    log_forwarding = true
+    rate_limit     = var.csv_rate_limit
     # Headroom for this 2-CPU emulator, where a dozen function processes share the CPUs with the fake
     # API: requests leave on time but reach it bunched (bench/README.md, issue 10's note).
     rate_utilization       = 0.9

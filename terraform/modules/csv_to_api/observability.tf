@@ -2,7 +2,7 @@
 # dashboard, and the Dynatrace switch (CloudWatch metric stream -> Firehose -> Dynatrace).
 
 locals {
-  splunk_enabled = var.secrets.hec_secret_arn != null
+  splunk_enabled = var.log_forwarding != null ? var.log_forwarding : var.secrets.hec_secret_arn != null
   forwarded_log_groups = {
     starter       = module.starter.log_group_name
     planner       = module.planner.log_group_name
@@ -66,8 +66,9 @@ data "aws_iam_policy_document" "log_forwarder" {
 resource "aws_lambda_function_event_invoke_config" "log_forwarder" {
   count = local.splunk_enabled ? 1 : 0
 
-  function_name          = module.log_forwarder[0].function_name
-  maximum_retry_attempts = 2
+  function_name                = module.log_forwarder[0].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 6 * 3600 # AWS's default, said: a plan then compares like with like
 
   destination_config {
     on_failure {

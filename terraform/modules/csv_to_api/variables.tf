@@ -93,6 +93,17 @@ variable "secrets" {
   })
 }
 
+variable "log_forwarding" {
+  description = "Forward the functions' logs to Splunk HEC (csv-log-forwarder). Null: on exactly when secrets.hec_secret_arn is set. Say true when that ARN is only known after apply (a secret the same root creates), where Terraform cannot count on it."
+  type        = bool
+  default     = null
+
+  validation {
+    condition     = var.log_forwarding != true || var.secrets.hec_secret_arn != null
+    error_message = "log_forwarding = true needs secrets.hec_secret_arn (where the HEC's URL and token are)."
+  }
+}
+
 variable "rate_limit" {
   description = "The API's limit in requests per second, shared by every caller of every file at once; 0 turns the limiter off."
   type        = number

@@ -132,4 +132,5 @@ module "csv_to_api" {
   planner                = var.csv_to_api.planner
   alarm_thresholds       = var.csv_to_api.alarm_thresholds
   dynatrace              = var.csv_to_api.dynatrace
+  log_forwarding         = var.csv_to_api.log_forwarding
 }

@@ -183,6 +183,7 @@ variable "csv_to_api" {
       queue_depth       = optional(number)
       reject_rate       = optional(number)
     }))
+    log_forwarding = optional(bool)
     dynatrace = optional(object({
       enabled          = optional(bool)
       endpoint_url     = optional(string)

@@ -291,3 +291,31 @@ run "unknown_error_attempts_accepts_60" {
     error_message = "unknown_error_attempts = 60 (the local root's value) must plan."
   }
 }
+
+run "log_forwarding_needs_a_hec_secret" {
+  command = plan
+
+  variables {
+    log_forwarding = true
+  }
+
+  expect_failures = [var.log_forwarding]
+}
+
+run "log_forwarding_false_turns_splunk_off_even_with_a_secret" {
+  command = plan
+
+  variables {
+    log_forwarding = false
+    secrets = {
+      api_token_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-token"
+      smtp_secret_arn      = "arn:aws:secretsmanager:us-east-1:123456789012:secret:smtp"
+      hec_secret_arn       = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hec"
+    }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_subscription_filter.splunk) == 0 && length(aws_sqs_queue.forwarder_dlq) == 0
+    error_message = "log_forwarding = false must leave the forwarder out"
+  }
+}
