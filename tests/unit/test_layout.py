@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / "shared" / "pipelines_shared"
 GENERIC_MODULES = {
     "aws", "batch", "clock", "db", "deadline", "http", "log", "migrations", "retry", "settings", "sftp",
-    "redrive", "tracking",
+    "redrive", "executions", "tracking",
 }  # fmt: skip
 
 SERVICES = build_zips.service_dirs()

@@ -47,6 +47,8 @@ def discover(outputs: Mapping[str, Any]) -> list[DeadLetterQueue]:
         if value.get("dlq_url") and value.get("queue_url"):
             found.append(DeadLetterQueue(pipeline, "main", value["dlq_url"], value["queue_url"]))
         for name, pair in sorted((value.get("dead_letter_queues") or {}).items()):
+            if pair is None:  # a queue of a part this deployment leaves out (e.g. no Splunk forwarder)
+                continue
             found.append(
                 DeadLetterQueue(
                     pipeline,

@@ -39,13 +39,14 @@ output "ingest_queue_url" {
 }
 
 output "dead_letter_queues" {
-  description = "The dead-letter queues and where a redrive sends their messages (lp dlq)."
-  value = merge({
+  description = "The dead-letter queues and where a redrive sends their messages (lp dlq); log_forwarder is null without Splunk."
+  value = {
     ingest = { dlq_url = module.starter.dlq_url, source_url = module.starter.queue_url }
     caller = { dlq_url = aws_sqs_queue.caller_dlq.url, function_name = module.caller.function_name }
-    }, local.splunk_enabled ? {
-    log_forwarder = { dlq_url = aws_sqs_queue.forwarder_dlq[0].url, function_name = module.log_forwarder[0].function_name }
-  } : {})
+    log_forwarder = local.splunk_enabled ? {
+      dlq_url = aws_sqs_queue.forwarder_dlq[0].url, function_name = module.log_forwarder[0].function_name
+    } : null
+  }
 }
 
 output "alarm_topic_arn" {
