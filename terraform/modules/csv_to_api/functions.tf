@@ -26,8 +26,11 @@ module "starter" {
   policy_json        = data.aws_iam_policy_document.starter.json
 
   environment = merge(local.tables_environment, {
-    STATE_MACHINE_ARN = local.state_machine_arn
-    INCOMING_PREFIX   = var.incoming_prefix
+    STATE_MACHINE_ARN   = local.state_machine_arn
+    INCOMING_PREFIX     = var.incoming_prefix
+    INGEST_QUEUE_NAME   = local.names.ingest_queue
+    MAX_FILES_IN_FLIGHT = tostring(local.max_files_in_flight)
+    DEFER_SECONDS       = tostring(var.starter.defer_seconds)
   })
   log_retention_days = var.log_retention_days
 

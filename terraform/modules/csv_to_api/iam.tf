@@ -14,8 +14,15 @@ data "aws_iam_policy_document" "starter" {
 
   statement {
     sid       = "StartFileExecutions"
-    actions   = ["states:StartExecution"]
+    actions   = ["states:StartExecution", "states:ListExecutions"]
     resources = [local.state_machine_arn]
+  }
+
+  # A file over max_files_in_flight goes back to its own queue, delayed.
+  statement {
+    sid       = "DeferFiles"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.names.ingest_queue}"]
   }
 
   statement {

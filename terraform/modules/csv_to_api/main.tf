@@ -49,6 +49,8 @@ locals {
 
   # Known before the resources exist, so the policies and the state machine need no cycles.
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.names.state_machine}"
+  # Files at once such that their chunks fit the caller's reserved concurrency (at least one file).
+  max_files_in_flight = coalesce(var.starter.max_files_in_flight, max(1, floor(var.caller.reserved_concurrency / var.max_concurrency)))
 
   alarm_actions = concat([module.alarm_topic.arn], var.alarm_actions)
 }

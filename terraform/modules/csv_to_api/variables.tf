@@ -217,12 +217,19 @@ variable "caller" {
 }
 
 variable "starter" {
-  description = "csv-ingest-starter: the ingest queue's batch size, pollers and receives before the DLQ."
+  description = <<-EOT
+    csv-ingest-starter: the ingest queue's batch size, pollers and receives before the DLQ;
+    max_files_in_flight, the files whose executions may run at once (null: caller.reserved_concurrency
+    / max_concurrency, so no chunk invocation is throttled; 0: no bound), and defer_seconds, how long a
+    file over that bound waits in the queue before it is looked at again.
+  EOT
   type = object({
     batch_size          = optional(number, 10)
     maximum_concurrency = optional(number, 5)
     max_receive_count   = optional(number, 5)
     timeout             = optional(number, 30)
+    max_files_in_flight = optional(number)
+    defer_seconds       = optional(number, 10)
   })
   default  = {}
   nullable = false

@@ -173,6 +173,8 @@ variable "csv_to_api" {
       maximum_concurrency = optional(number)
       max_receive_count   = optional(number)
       timeout             = optional(number)
+      max_files_in_flight = optional(number)
+      defer_seconds       = optional(number)
     }))
     planner = optional(object({
       memory_size = optional(number)
@@ -182,6 +184,7 @@ variable "csv_to_api" {
       queue_age_seconds = optional(number)
       queue_depth       = optional(number)
       reject_rate       = optional(number)
+      throttles         = optional(number)
     }))
     log_forwarding = optional(bool)
     dynatrace = optional(object({

@@ -17,7 +17,7 @@ from pipelines_shared.batch import BatchResponse, process_sqs_batch
 from pipelines_shared.log import configure_logging, get_logger, inject_lambda_context
 from pipelines_shared.settings import load_settings
 
-from .starter import Starter
+from .starter import FilesInFlight, Starter
 
 logger = get_logger(__name__)
 
@@ -29,6 +29,10 @@ class Settings:
     results_bucket: str
     state_machine_arn: str
     incoming_prefix: str
+    ingest_queue_name: str
+    max_files_in_flight: int
+    """0: no bound (every queued file starts at once)."""
+    defer_seconds: int
     log_level: str
 
 
@@ -56,8 +60,18 @@ def dependencies() -> Dependencies:
         s3=s3,
         state_machine_arn=settings.state_machine_arn,
         incoming_prefix=settings.incoming_prefix,
+        in_flight=_in_flight(settings),
     )
     return Dependencies(settings, starter)
+
+
+def _in_flight(settings: Settings) -> FilesInFlight | None:
+    if settings.max_files_in_flight <= 0:
+        return None
+    # By name: the queue is the function's own event source, made by the same module (no cycle).
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=settings.ingest_queue_name)["QueueUrl"]
+    return FilesInFlight(sqs, url, settings.max_files_in_flight, settings.defer_seconds)
 
 
 def _handle(record: SQSRecord) -> None:

@@ -38,15 +38,47 @@ def file_from_event(event: dict[str, Any]) -> tuple[FileRef | None, str]:
 
 
 @dataclass
+class FilesInFlight:
+    """At most ``limit`` files' executions running at once; a file over the limit waits in the ingest
+    queue (sent back with ``delay_seconds``, a new message, so its receive count does not grow toward
+    the DLQ). With ``limit`` x the Map's MaxConcurrency <= the caller's reserved concurrency, no chunk
+    invocation is ever throttled, and the backlog shows as queue depth and age."""
+
+    sqs: Any
+    queue_url: str
+    limit: int
+    delay_seconds: int = 10
+
+    def full(self, sfn: Any, state_machine_arn: str) -> bool:
+        running = 0
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine_arn, statusFilter="RUNNING", PaginationConfig={"PageSize": 100}
+        )
+        for page in pages:
+            running += len(page["executions"])
+            if running >= self.limit:
+                return True
+        return False
+
+    def defer(self, event: dict[str, Any]) -> None:
+        self.sqs.send_message(
+            QueueUrl=self.queue_url, MessageBody=json.dumps(event), DelaySeconds=self.delay_seconds
+        )
+
+
+@dataclass
 class Starter:
     lifecycle: Lifecycle
     sfn: Any
     s3: Any
     state_machine_arn: str
     incoming_prefix: str
+    in_flight: FilesInFlight | None = None
+    """None: every file starts at once (the Map retries throttled chunk invocations)."""
 
     def start(self, event: dict[str, Any]) -> str:
-        """``started``, ``duplicate`` or ``ignored`` (a key the rule should not have sent)."""
+        """``started``, ``duplicate``, ``deferred`` (too many files in flight: back to the queue, later)
+        or ``ignored`` (a key the rule should not have sent)."""
         file, where = file_from_event(event)
         if file is None:  # no ETag in the event: the object's current version
             bucket, _, key = where.partition("/")
@@ -56,6 +88,11 @@ class Starter:
             logger.warning("event for a key outside incoming/*.csv ignored", key=file.key)
             return "ignored"
         new = self.lifecycle.receive(file, file.file_id)
+        if self.in_flight is not None and self.in_flight.full(self.sfn, self.state_machine_arn):
+            self.in_flight.defer(event)
+            logger.info("files in flight at the limit: the file waits in the queue", file_id=file.file_id,
+                        limit=self.in_flight.limit, delay_seconds=self.in_flight.delay_seconds)  # fmt: skip
+            return "deferred"
         try:
             self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from csv_ingest_starter.starter import NotAnObjectEvent, Starter, file_from_event
+from csv_ingest_starter.starter import FilesInFlight, NotAnObjectEvent, Starter, file_from_event
 from csv_to_api.lifecycle import Lifecycle
 from csv_to_api.outcomes import MemoryFileStore, MemoryRowStore
 
@@ -94,3 +94,69 @@ def test_keys_the_rule_should_not_have_sent_are_ignored_with_a_warning() -> None
 def test_a_message_that_is_not_an_object_event_fails_clearly(bad: dict[str, Any]) -> None:
     with pytest.raises(NotAnObjectEvent):
         file_from_event(bad)
+
+
+class RunningSfn(FakeSfn):
+    """Step Functions with ``running`` executions of other files still RUNNING."""
+
+    def __init__(self, running: int) -> None:
+        super().__init__()
+        self.running = running
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_executions"
+        sfn = self
+
+        class Pages:
+            def paginate(self, **arguments: Any) -> Any:
+                assert arguments["statusFilter"] == "RUNNING"
+                executions = [{"name": f"other-{i}"} for i in range(sfn.running)] + [
+                    {"name": name} for name in sfn.names
+                ]
+                for start in range(0, max(len(executions), 1), 2):  # pages of 2
+                    yield {"executions": executions[start : start + 2]}
+
+        return Pages()
+
+
+class RecordingSqs:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send_message(self, **arguments: Any) -> dict[str, Any]:
+        self.sent.append(arguments)
+        return {"MessageId": str(len(self.sent))}
+
+
+def bounded(running: int, limit: int) -> tuple[Starter, RunningSfn, RecordingSqs]:
+    start, _, _ = starter()
+    sfn, sqs = RunningSfn(running), RecordingSqs()
+    start.sfn = sfn
+    start.in_flight = FilesInFlight(sqs, "https://sqs/ingest", limit, delay_seconds=15)
+    return start, sfn, sqs
+
+
+def test_under_the_files_in_flight_limit_a_file_starts() -> None:
+    start, sfn, sqs = bounded(running=2, limit=3)
+    assert start.start(event("incoming/a.csv")) == "started"
+    assert (len(sfn.names), sqs.sent) == (1, [])
+
+
+def test_at_the_limit_a_file_waits_in_the_queue_as_a_new_delayed_message() -> None:
+    start, sfn, sqs = bounded(running=2, limit=3)
+    start.start(event("incoming/a.csv"))  # the third file in flight
+    assert start.start(event("incoming/b.csv", etag="b")) == "deferred"
+    assert len(sfn.names) == 1
+    (sent,) = sqs.sent
+    assert (sent["QueueUrl"], sent["DelaySeconds"]) == ("https://sqs/ingest", 15)
+    assert json.loads(sent["MessageBody"]) == event("incoming/b.csv", etag="b")  # the same event, again
+    sfn.running = 1  # a file finished: the event, back from the queue, starts its file
+    assert start.start(json.loads(sent["MessageBody"])) == "started"
+    assert len(sfn.names) == 2
+
+
+def test_a_deferred_file_is_recorded_as_received() -> None:
+    start, _sfn, _sqs = bounded(running=5, limit=5)
+    assert start.start(event("incoming/c.csv", etag="c")) == "deferred"
+    (record,) = start.lifecycle.files.files.values()  # type: ignore[attr-defined]
+    assert record["status"] == "received"  # lp csv files --status received lists the files waiting
