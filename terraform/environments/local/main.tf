@@ -115,7 +115,7 @@ module "stack" {
     rate_limit     = var.csv_rate_limit
     # Headroom for this 2-CPU emulator, where a dozen function processes share the CPUs with the fake
     # API: requests leave on time but reach it bunched (bench/README.md, issue 10's note).
-    rate_utilization       = 0.9
+    rate_utilization       = 0.85
     force_destroy          = true
     point_in_time_recovery = false
     # Small chunks, quick retries and short waits, so the tests see many chunks, resumes and redrives.
