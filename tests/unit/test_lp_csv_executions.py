@@ -59,3 +59,16 @@ def test_lists_then_redrives_the_executions_that_ended_badly(machine: Any, capsy
     assert (code, again) == (0, [])
     code, listed = run(capsys, *base, "file-a")
     assert (code, listed) == (0, [])  # its newest attempt runs: nothing left to redrive
+
+
+def test_an_id_finds_its_execution_beyond_the_limit(machine: Any, capsys: Any) -> None:
+    sfn, arn, path = machine
+    for name in ("file-old", "file-new"):
+        started = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
+        sfn.stop_execution(executionArn=started["executionArn"], error="e", cause="test")
+    base = ("--outputs", str(path), "--json", "csv", "executions", "--limit", "1")
+    code, newest = run(capsys, *base)
+    assert (code, len(newest)) == (0, 1)
+    other = {"file-old", "file-new"} - {newest[0]["name"]}
+    code, found = run(capsys, *base, *other)
+    assert (code, [e["name"] for e in found]) == (0, sorted(other))

@@ -134,6 +134,7 @@ def executions(
     arn = deployment.pipeline(PIPELINE)["state_machine_arn"]
     sfn = deployment.client("stepfunctions")
     if not redrive:
-        found = failed_executions(sfn, arn, limit, unresolved_only=True)
-        return [e for e in found if not ids or e["name"] in ids or base_name(e["name"]) in ids]
+        # With ids, choose among all of them first: the limit counts what is shown, not what is read.
+        found = failed_executions(sfn, arn, limit if not ids else 10**9, unresolved_only=True)
+        return [e for e in found if not ids or e["name"] in ids or base_name(e["name"]) in ids][:limit]
     return redrive_executions(sfn, arn, names=set(ids) or None, dry_run=not yes, limit=limit)
