@@ -17,6 +17,8 @@ Run with ministack's own interpreter (its virtualenv), never imported by our cod
 
    Alarms on metric math come back with a single-metric ``Period`` and ``Statistic`` they were never
    given (AWS returns none); those are dropped too.
+3. An SDK's retry of a call whose first answer was lost is answered with that first answer instead of
+   acting twice (a retried ``CreateRole`` failed a Terraform apply with 409): see ministack_replay.py.
 
 Nothing else is changed. Remove a fix when ministack does it itself.
 """
@@ -27,6 +29,7 @@ import json
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
+import ministack_replay  # beside this script: python puts the script's folder first on sys.path
 from ministack import app
 from ministack.services import cloudwatch, glue
 
@@ -129,6 +132,9 @@ def _update_job(data):
 
 glue._create_job = _create_job
 glue._update_job = _update_job
+
+# main() serves the module's global ``app``: wrap it there.
+app.app = ministack_replay.RetryReplay(app.app)
 
 if __name__ == "__main__":
     app.main()

@@ -284,6 +284,58 @@ def test_the_same_object_event_twice_starts_nothing_new(
     assert len([r for r in api.records() if r["key"].startswith(new_id + ":")]) == 51
 
 
+def test_more_files_than_the_bound_wait_in_the_queue_and_all_arrive_once(
+    pipeline: dict[str, Any], api: FakeApi, wait_for: Callable[..., Any]
+) -> None:
+    """Six files at once, with room for three: without the starter's bound every file would start and
+    their chunks would be throttled at the caller's reserved concurrency, retried in lock-step by the
+    Map. With it, the files over the bound wait in the ingest queue, none is lost or sent twice."""
+    environment = boto3.client("lambda").get_function_configuration(
+        FunctionName=pipeline["functions"]["starter"]
+    )["Environment"]["Variables"]
+    bound = int(environment["MAX_FILES_IN_FLIGHT"])
+    run = uuid.uuid4().hex[:8]
+    files = [orders_file(f"incoming/orders/{run}/wave-{n}.csv", 400, seed=20 + n) for n in range(bound * 2)]
+    s3, sfn = boto3.client("s3"), boto3.client("stepfunctions")
+    with ThreadPoolExecutor(len(files)) as pool:
+        list(
+            pool.map(lambda f: s3.put_object(Bucket=pipeline["upload_bucket"], Key=f.key, Body=f.body), files)
+        )
+    ids = {file_id_of(pipeline, f.key): f for f in files}
+
+    most_running = 0
+
+    def all_final() -> bool:
+        nonlocal most_running
+        running = sum(
+            len(page["executions"])
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=pipeline["state_machine_arn"], statusFilter="RUNNING"
+            )
+        )
+        most_running = max(most_running, running)
+        records = [file_record(pipeline, file_id) for file_id in ids]
+        return all(r and r["status"] in ("completed", "completed_with_rejects", "failed") for r in records)
+
+    wait_for(all_final, 300, f"{len(files)} files to finish", interval=0.5)
+    assert most_running <= bound, f"{most_running} executions ran at once, the bound is {bound}"
+    waited = {
+        json.loads(event["message"]).get("file_id")
+        for page in boto3.client("logs")
+        .get_paginator("filter_log_events")
+        .paginate(
+            logGroupName=pipeline["log_groups"]["starter"], filterPattern='"files in flight at the limit"'
+        )
+        for event in page["events"]
+    }
+    assert waited & set(ids), "no file waited in the queue: the drop did not exceed the bound"
+    records = api.records()
+    for file_id, expected in ids.items():
+        assert file_record(pipeline, file_id)["status"] == "completed"
+        accepted = sorted(r["key"] for r in records if r["key"].startswith(file_id + ":"))
+        assert accepted == sorted(f"{file_id}:{row}" for row in expected.good)  # each row once
+
+
 def test_every_functions_logs_reach_splunk_with_the_file_id(
     pipeline: dict[str, Any], api: FakeApi, wait_for: Callable[..., Any]
 ) -> None:

@@ -380,6 +380,24 @@ def test_requests_are_logged_in_arrival_order_with_their_answers(api: FakeRecord
     assert records[0]["t"] == times[0]
 
 
+def test_a_request_is_stamped_when_it_arrives_not_when_its_body_is_done(api: FakeRecordsApi) -> None:
+    """The limit's window and the log use the time the request line was read: a thread that waits for
+    the GIL or the lock (many connections at once) must not move its request into a later second."""
+    body = json.dumps({"n": 1}).encode()
+    head = (
+        f"POST /v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api.token}\r\n"
+        f"Idempotency-Key: f:1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", int(api.url.rsplit(":", 1)[1])), timeout=5) as connection:
+        sent = time.time()
+        connection.sendall(head)
+        time.sleep(0.3)  # the body comes later: the stamp must not wait for it
+        connection.sendall(body)
+        assert connection.recv(4096).startswith(b"HTTP/1.1 201")
+    (entry,) = control(api, "GET", "/_requests")["requests"]
+    assert sent <= entry["t"] < sent + 0.2
+
+
 def test_stats_count_answers_by_status(api: FakeRecordsApi) -> None:
     api.set_faults(rate_500=1.0, max_faults_per_key=1)
     post(api, "f:1")  # 500

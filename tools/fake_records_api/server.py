@@ -22,14 +22,14 @@ Control endpoints (no token, never counted or limited): ``GET|POST /_faults`` (f
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import json
 import math
 import re
 import threading
-import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,23 +156,34 @@ def busiest_second(times: Iterable[float], *, tolerance: float = 0.0) -> int:
 
 
 class _SlidingWindow:
-    """Arrival times of the requests that count, over the last second; not locked (the caller is)."""
+    """Arrival times of the requests that count, sorted; not locked (the caller is).
+
+    Arrivals are stamped before their thread takes the lock, so they may come here a little out of
+    order: a request is admitted only if every one-second window ``(a - 1, a]`` holding it, including
+    windows that end at later arrivals already counted, stays within the limit.
+    """
+
+    SLACK = 0.5
+    """How far out of order an arrival may come, in seconds: older times are kept that much longer."""
 
     def __init__(self) -> None:
-        self._times: deque[float] = deque()
+        self._times: list[float] = []
 
     def admit(self, now: float, limit: int) -> float | None:
         """Count a request at ``now`` and return None, or return the seconds until there is room."""
         times = self._times
-        while times and times[0] <= now - 1.0:
-            times.popleft()
+        del times[: bisect.bisect_right(times, now - 1.0 - self.SLACK)]
         if limit <= 0:
             times.clear()  # no limit: nothing to remember
             return None
-        if len(times) >= limit:
-            # Room comes when all but limit - 1 of the remembered requests have left the window.
-            return times[len(times) - limit] + 1.0 - now
-        times.append(now)
+        later = times[bisect.bisect_right(times, now) : bisect.bisect_left(times, now + 1.0)]
+        for end in (now, *later):
+            first = bisect.bisect_right(times, end - 1.0)
+            held = bisect.bisect_right(times, end) - first
+            if held >= limit:
+                # Room comes when all but limit - 1 of that window's requests have left it.
+                return max(0.001, times[first + held - limit] + 1.0 - now)
+        bisect.insort(times, now)
         return None
 
     def release(self, now: float) -> None:
@@ -309,7 +320,10 @@ class FakeRecordsApi(FakeApi):
         key = request.header("Idempotency-Key")
         body = _decode(request.body)
         with self._lock:
-            now = time.time()  # one clock for the log and the window: /_requests shows what was limited
+            # Its arrival, not the time this thread got the lock: with many connections, threads queue
+            # for the GIL and the lock, and stamping them here would bunch evenly spaced requests.
+            # One clock for the log and the window: /_requests shows what was limited.
+            now = request.arrived
             entry = _Entry(now, key, body)
             self._requests.append(entry)
             config = self._faults
