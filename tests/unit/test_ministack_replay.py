@@ -67,16 +67,20 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def in_turn(app: Any, *requests: tuple[dict, bytes]) -> list[tuple[int, bytes, dict]]:
+    """Each (scope, body) answered before the next is sent; the answers in order."""
+
+    async def scenario() -> list[tuple[int, bytes, dict]]:
+        return [await call(app, request_scope, body) for request_scope, body in requests]
+
+    return asyncio.run(scenario())
+
+
 def test_a_retry_of_a_create_that_happened_gets_the_first_answer_not_409():
     inner = CreateOnce()
     app = RetryReplay(inner)
 
-    async def scenario():
-        first = await call(app, scope(attempt=1))
-        retry = await call(app, scope(attempt=2))
-        return first, retry
-
-    first, retry = run(scenario())
+    first, retry = in_turn(app, (scope(attempt=1), b"role-a"), (scope(attempt=2), b"role-a"))
     assert first[:2] == (200, b"created role-a")
     assert retry == first  # the same status, body and headers
     assert inner.calls == 1  # no second effect
@@ -87,11 +91,12 @@ def test_a_new_call_with_the_same_body_is_not_a_retry():
     inner = CreateOnce()
     app = RetryReplay(inner)
 
-    async def scenario():
-        await call(app, scope(attempt=1, invocation="inv-1"))
-        return await call(app, scope(attempt=1, invocation="inv-2"))
-
-    assert run(scenario())[0] == 409  # a second CreateRole by name is a conflict, as in AWS
+    answers = in_turn(
+        app,
+        (scope(attempt=1, invocation="inv-1"), b"role-a"),
+        (scope(attempt=1, invocation="inv-2"), b"role-a"),
+    )
+    assert answers[1][0] == 409  # a second CreateRole by name is a conflict, as in AWS
     assert inner.calls == 2
 
 
@@ -99,12 +104,7 @@ def test_a_retry_of_a_failed_attempt_runs_again():
     inner = CreateOnce(fail_first=1)
     app = RetryReplay(inner)
 
-    async def scenario():
-        first = await call(app, scope(attempt=1))
-        retry = await call(app, scope(attempt=2))
-        return first, retry
-
-    first, retry = run(scenario())
+    first, retry = in_turn(app, (scope(attempt=1), b"role-a"), (scope(attempt=2), b"role-a"))
     assert first[0] == 500
     assert retry[:2] == (200, b"created role-a")
     assert inner.calls == 2
