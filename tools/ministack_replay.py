@@ -4,14 +4,16 @@ Every AWS SDK names one API call with an ``amz-sdk-invocation-id`` header, kept 
 retries, and numbers the attempts in ``amz-sdk-request: attempt=N``. When an answer is lost on its
 way back (a connection cut after the server acted), the SDK sends the call again. A create that
 already happened then fails: twice in CI, Terraform's ``CreateRole`` got 409 ``EntityAlreadyExists``
-for the role its own first attempt had created, and the apply failed.
+for the role its own first attempt had created, and the apply failed. (A packet capture showed the
+Terraform provider's Go client closing the connection right after the answer's headers, before its
+body: the client never saw an answer the server had sent. Attempt 2 comes 0.1 s later.)
 
 This ASGI wrapper keeps the successful (2xx) answer of every mutating call (any method but GET,
-HEAD and OPTIONS) for ten minutes. A later attempt of the same call (same invocation id, method,
-path and query) gets that answer again instead of a second effect; a retry of an attempt that is
-still running waits for it. A failed first attempt (4xx, 5xx, or no answer at all) is not kept, so
-its retry runs as the SDK meant it to. Each replay and each retry is logged, so the log says which
-requests were retried and why.
+HEAD and OPTIONS) for ten minutes: at most 4,096 calls and 64 MiB, and no answer over 1 MiB. A later
+attempt of the same call (same invocation id, method, path and query) gets that answer again instead
+of a second effect; a retry of an attempt that is still running waits for it. A failed first attempt
+(4xx, 5xx, or no answer at all) is not kept, so its retry runs as the SDK meant it to. Each replay
+and each retry is logged, so the log says which requests were retried and why.
 
 It only depends on the ASGI interface, so it is tested in our own virtualenv
 (tests/unit/test_ministack_replay.py); tools/ministack_server.py wraps ministack's app with it.
@@ -85,12 +87,16 @@ class RetryReplay:
         ttl: float = 600.0,
         max_calls: int = 4096,
         max_body: int = 1 << 20,
+        max_bytes: int = 64 << 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.ttl = ttl
         self.max_calls = max_calls
         self.max_body = max_body
+        self.max_bytes = max_bytes
+        self.kept_bytes = 0
+        """Bytes of the answers kept now: at most ``max_bytes``, the oldest answers go first."""
         self.clock = clock
         self.calls: OrderedDict[tuple[bytes, str, str, bytes], _Call] = OrderedDict()
         self.replayed = 0
@@ -150,7 +156,7 @@ class RetryReplay:
         self.calls[key] = call
         self.calls.move_to_end(key)
         while len(self.calls) > self.max_calls:
-            self.calls.popitem(last=False)
+            self._forget_oldest()
 
         async def keeping(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -167,17 +173,26 @@ class RetryReplay:
         try:
             await self.app(scope, receive, keeping)
         finally:
-            if not call.kept:
+            if call.kept:
+                self.kept_bytes += call.size
+                while self.kept_bytes > self.max_bytes and self.calls:
+                    self._forget_oldest()
+            else:
                 call.body.clear()
             call.done.set()
+
+    def _forget_oldest(self) -> None:
+        _key, oldest = self.calls.popitem(last=False)
+        if oldest.kept:
+            self.kept_bytes -= oldest.size
 
     def _expire(self) -> None:
         now = self.clock()
         while self.calls:
-            key, oldest = next(iter(self.calls.items()))
+            oldest = next(iter(self.calls.values()))
             if now - oldest.started < self.ttl or not oldest.done.is_set():
                 break
-            del self.calls[key]
+            self._forget_oldest()
 
 
 async def _drain(receive: Receive) -> None:

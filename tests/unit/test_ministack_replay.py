@@ -175,3 +175,16 @@ def test_answers_are_forgotten_after_the_ttl_and_beyond_the_bound():
         assert len(app.calls) == 1  # "b" and "c" expired
 
     run(scenario())
+
+
+def test_the_answers_kept_never_hold_more_than_max_bytes():
+    inner = CreateOnce(body=b"x" * 400)
+    app = RetryReplay(inner, max_bytes=1000)
+    in_turn(app, *((scope(attempt=1, invocation=name), name.encode()) for name in "abcd"))
+    assert app.kept_bytes == 800  # two answers of 400 bytes: the oldest two went
+    assert len(app.calls) == 2
+    (retry,) = in_turn(app, (scope(attempt=2, invocation="a"), b"a"))
+    assert retry[0] == 409  # "a" was forgotten: its retry runs again
+    (kept,) = in_turn(app, (scope(attempt=2, invocation="d"), b"d"))
+    assert kept[0] == 200
+    assert app.replayed == 1
