@@ -114,8 +114,10 @@ module "stack" {
     log_forwarding = true
     rate_limit     = var.csv_rate_limit
     # Headroom for this 2-CPU emulator, where a dozen function processes share the CPUs with the fake
-    # API: requests leave on time but reach it bunched (bench/README.md, issue 10's note).
-    rate_utilization       = 0.85
+    # API: requests leave on time but reach it bunched, 30-50 a second over the target (bench/README.md,
+    # issue 10's note). At 0.85 a rehearsal's e2e saw 302 in one second at R = 300 once the fake
+    # stamped requests at arrival.
+    rate_utilization       = 0.8
     force_destroy          = true
     point_in_time_recovery = false
     # Small chunks, quick retries and short waits, so the tests see many chunks, resumes and redrives.
