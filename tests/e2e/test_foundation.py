@@ -19,9 +19,7 @@ VISIBILITY_TIMEOUT = 6 * 3  # 6 x the function timeout (3 s)
 TERRAFORM = paths.TERRAFORM
 
 
-def test_plan_after_apply_reports_no_changes(deployed_stack, example_run):
-    # `example_run` sends the example worker's messages here: its poison message's minute of
-    # receives on the way to the DLQ runs during this plan instead of after it.
+def test_plan_after_apply_reports_no_changes(deployed_stack):
     result = terraform.plan_detailed_exitcode()
     assert result.returncode == 0, (
         f"plan is not clean (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -151,18 +149,12 @@ def _log_events(group: str, phrase: str, run: str) -> list[dict]:
     return events
 
 
-@pytest.fixture(scope="module")
-def example_run(deployed_stack, local_stack) -> dict:
-    """25 good messages, one of them sent twice, and a poison message, queued to the example worker."""
+def test_example_worker_processes_good_messages_once_and_dead_letters_poison(
+    deployed_stack, wait_for, queue_counts
+):
     example = deployed_stack["example"]
-    # A module fixture runs before the per-test fixture that exports the stack's environment.
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=local_stack["AWS_ENDPOINT_URL"],
-        region_name=local_stack["AWS_DEFAULT_REGION"],
-        aws_access_key_id=local_stack["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=local_stack["AWS_SECRET_ACCESS_KEY"],
-    )
+    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    log_group = f"/aws/lambda/{example['function_name']}"
     run = uuid.uuid4().hex[:8]
     good = [{"version": 1, "id": f"{run}-{i:03d}", "payload": {"n": i, "run": run}} for i in range(25)]
     poison = json.dumps({"version": 1, "payload": "no id: can never be processed", "run": run})
@@ -185,16 +177,6 @@ def example_run(deployed_stack, local_stack) -> dict:
             ],
         )
         assert not response.get("Failed")
-    return {"run": run, "good": good, "poison": poison}
-
-
-def test_example_worker_processes_good_messages_once_and_dead_letters_poison(
-    deployed_stack, example_run, wait_for, queue_counts
-):
-    example = deployed_stack["example"]
-    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
-    log_group = f"/aws/lambda/{example['function_name']}"
-    run, good, poison = example_run["run"], example_run["good"], example_run["poison"]
 
     def tracked() -> dict[str, dict]:
         items = {}
