@@ -153,8 +153,9 @@ class RetryReplay:
                     invocation.decode("latin-1"),
                 )
         call = _Call(started=self.clock())
+        if earlier is not None:
+            self._forget(key)
         self.calls[key] = call
-        self.calls.move_to_end(key)
         while len(self.calls) > self.max_calls:
             self._forget_oldest()
 
@@ -173,18 +174,21 @@ class RetryReplay:
         try:
             await self.app(scope, receive, keeping)
         finally:
-            if call.kept:
+            if call.kept and self.calls.get(key) is call:  # not forgotten while it ran
                 self.kept_bytes += call.size
                 while self.kept_bytes > self.max_bytes and self.calls:
                     self._forget_oldest()
             else:
+                call.kept = False
                 call.body.clear()
             call.done.set()
 
+    def _forget(self, key: tuple[bytes, str, str, bytes]) -> None:
+        if (gone := self.calls.pop(key)).kept:
+            self.kept_bytes -= gone.size
+
     def _forget_oldest(self) -> None:
-        _key, oldest = self.calls.popitem(last=False)
-        if oldest.kept:
-            self.kept_bytes -= oldest.size
+        self._forget(next(iter(self.calls)))
 
     def _expire(self) -> None:
         now = self.clock()

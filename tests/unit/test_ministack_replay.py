@@ -188,3 +188,20 @@ def test_the_answers_kept_never_hold_more_than_max_bytes():
     (kept,) = in_turn(app, (scope(attempt=2, invocation="d"), b"d"))
     assert kept[0] == 200
     assert app.replayed == 1
+
+
+def test_an_answer_forgotten_while_its_call_ran_is_neither_counted_nor_replayed():
+    gate = asyncio.Event()
+    inner = CreateOnce(gate=gate)
+    app = RetryReplay(inner, max_calls=1)
+
+    async def scenario() -> None:
+        slow = asyncio.create_task(call(app, scope(attempt=1, invocation="slow"), b"slow"))
+        await asyncio.sleep(0)
+        gate.set()
+        await call(app, scope(attempt=1, invocation="next"), b"next")  # pushes "slow" out
+        await slow
+
+    asyncio.run(scenario())
+    assert list(app.calls) == [(b"next", "POST", "/", b"")]
+    assert app.kept_bytes == len(b"created next")
