@@ -99,8 +99,11 @@ def step_plan(path: Path, chunk_mb: int) -> dict[str, Any]:
 
 
 class NullApi:
-    def post(self, idempotency_key: str, body: bytes) -> Any:
+    def post(self, idempotency_key: str, body: bytes, *, before_send: Any = None) -> Any:
         from csv_to_api.api import Answer, Response
+
+        if before_send is not None:
+            before_send()
 
         return Response(Answer.ACCEPTED, 201)
 

@@ -7,7 +7,9 @@ retries (it must take a new send time from the shared limiter for each attempt).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -35,6 +37,8 @@ class Response:
     status: int = 0
     detail: str = ""
     retry_after: float | None = None
+    latency_ms: float = 0.0
+    """From the send to the answer read (not the limiter's wait before it)."""
 
 
 class RecordsApi:
@@ -56,21 +60,35 @@ class RecordsApi:
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
         )
 
-    def post(self, idempotency_key: str, body: bytes) -> Response:
+    def post(
+        self, idempotency_key: str, body: bytes, *, before_send: Callable[[], object] | None = None
+    ) -> Response:
+        """One attempt. ``before_send`` (the limiter's wait) runs after the token is read and the headers
+        built, so that only the send itself follows the send time: a token read that goes to Secrets
+        Manager must not hold a request past its time."""
         headers = {
             "Authorization": f"Bearer {self._token_provider()}",
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key,
             "User-Agent": "lambda-pipelines-csv-api-caller",
         }
+        if before_send is not None:
+            before_send()
+        started = time.perf_counter()
         try:
             response = self._pool.request("POST", self.url, body=body, headers=headers, redirect=False)
         except Urllib3Error as error:  # refused, reset, timed out, answer cut short
-            return Response(Answer.TRANSIENT, detail=f"{type(error).__name__}: {error}"[:300])
-        return classify(response.status, response.data, response.headers.get("Retry-After"))
+            detail = f"{type(error).__name__}: {error}"[:300]
+            return Response(Answer.TRANSIENT, detail=detail, latency_ms=_since(started))
+        answer = classify(response.status, response.data, response.headers.get("Retry-After"))
+        return dataclasses.replace(answer, latency_ms=_since(started))
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def classify(status: int, data: bytes, retry_after: str | None) -> Response:

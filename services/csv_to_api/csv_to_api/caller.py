@@ -32,7 +32,9 @@ logger = get_logger(__name__)
 
 
 class Api(Protocol):
-    def post(self, idempotency_key: str, body: bytes) -> Response: ...
+    def post(
+        self, idempotency_key: str, body: bytes, *, before_send: Callable[[], object] | None = None
+    ) -> Response: ...
 
 
 class ChunkFailed(Exception):
@@ -71,10 +73,11 @@ class Stats:
     invocation, each row counts once however often its chunk was resumed, retried or redriven."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, latency_ms: float, response: Response) -> None:
+    def add(self, response: Response, limiter_waited: float) -> None:
         with self.lock:
             self.sent += 1
-            self.latencies_ms.append(latency_ms)
+            self.latencies_ms.append(response.latency_ms)
+            self.limiter_waited += limiter_waited
             if response.answer is Answer.RATE_LIMITED:
                 self.rate_limited += 1
             elif response.answer in (Answer.TRANSIENT, Answer.UNAUTHORIZED):
@@ -107,6 +110,24 @@ def s3_blocks(s3: Any, file: FileRef, start: int, end: int, block_bytes: int) ->
             raise ChunkFailed(f"short read at {position}: {len(data)} of {last - position + 1} bytes")
         yield data
         position = last + 1
+
+
+class _Unstarted:
+    """The rows of a round that no thread has started yet. A claim of send times asks for this one's
+    and theirs, at most ``concurrency``: the times this process holds when its round ends go unused
+    (nobody else may take them), so near a round's end it claims only what it still needs."""
+
+    def __init__(self, rows: int) -> None:
+        self._rows = rows
+        self._lock = threading.Lock()
+
+    def start_one(self) -> None:
+        with self._lock:
+            self._rows -= 1
+
+    def batch(self, most: int) -> int:
+        with self._lock:
+            return max(1, min(most, self._rows + 1))
 
 
 class ChunkCaller:
@@ -192,8 +213,10 @@ class ChunkCaller:
                 )
             else:
                 sends.append((row, excerpt(record.data), checked))
+        unstarted = _Unstarted(len(sends))
         futures = [
-            pool.submit(self._deliver, f"{file.file_id}:{row}", row, raw, body) for row, raw, body in sends
+            pool.submit(self._deliver, f"{file.file_id}:{row}", row, raw, body, unstarted)
+            for row, raw, body in sends
         ]
         failure: BaseException | None = None
         for future in futures:
@@ -209,18 +232,22 @@ class ChunkCaller:
             raise ChunkFailed(str(failure)) from failure
         return done
 
-    def _deliver(self, key: str, row: int, raw: str, body: bytes) -> RowOutcome:
+    def _deliver(self, key: str, row: int, raw: str, body: bytes, unstarted: _Unstarted) -> RowOutcome:
         config = self._config
         transient = rate_limited = 0
         refreshed = False
+        limiter = self._limiter
+        waited = [0.0]
+
+        unstarted.start_one()
+
+        def take_turn() -> None:
+            if limiter is not None:
+                waited[0] = limiter.wait_turn(batch=unstarted.batch(config.concurrency))
+
         while True:
-            if self._limiter is not None:
-                waited = self._limiter.wait_turn(batch=config.concurrency)
-                with self.stats.lock:
-                    self.stats.limiter_waited += waited
-            started = time.perf_counter()
-            response = self._api.post(key, body)
-            self.stats.add((time.perf_counter() - started) * 1000, response)
+            response = self._api.post(key, body, before_send=take_turn)
+            self.stats.add(response, waited[0])
             match response.answer:
                 case Answer.ACCEPTED:
                     return RowOutcome(row, Outcome.ACCEPTED, status=response.status)

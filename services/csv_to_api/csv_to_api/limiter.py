@@ -110,10 +110,11 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        """Guards ``_pending``; held for list operations only, never across a call to the counter."""
+        self._claim_lock = threading.Lock()
+        """One thread of this process claims at a time; the others wait for its times."""
         self._pending: list[float] = []
         self._first_open_second = 0
-        self.waited = 0.0
-        """Seconds spent waiting for send times (a metric: limiter waits)."""
 
     def take(self, count: int) -> list[float]:
         """At least one and at most ``count`` send times (epoch seconds), in order, none in the past."""
@@ -139,20 +140,32 @@ class RateLimiter:
 
         A time that has gone by more than ``late_tolerance`` when it is used (the holder was busy, or its
         sleep overran) is dropped and another taken: sent later, it would crowd the second after it.
+        Nothing that can block comes after that check (no lock, no counter call): a thread whose time has
+        come returns at once, even while another thread of this process waits for the counter. (When the
+        time check was followed by a lock that a claim held across a slow ``UpdateItem``, every thread
+        that had passed it sent at once when the claim returned: 16 requests in 10 ms.)
         """
         waited = 0.0
         while True:
-            with self._lock:
-                if not self._pending:
-                    self._pending = self.take(batch)
-                due = self._pending.pop(0)
+            due = self._next(batch)
             delay = due - self._clock()
             if delay > 0:
                 self._sleep(delay)
                 waited += delay
                 delay = due - self._clock()
             if delay >= -self.late_tolerance:
-                break
+                return waited
+
+    def _next(self, batch: int) -> float:
+        """The earliest send time not yet used: from this process's pending times, else a new claim."""
         with self._lock:
-            self.waited += waited
-        return waited
+            if self._pending:
+                return self._pending.pop(0)
+        with self._claim_lock:
+            with self._lock:
+                if self._pending:  # another thread claimed while this one waited for the claim lock
+                    return self._pending.pop(0)
+            times = self.take(batch)  # the counter call, with no lock that a sending thread needs
+            with self._lock:
+                self._pending = times[1:]
+            return times[0]

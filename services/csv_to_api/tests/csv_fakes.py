@@ -53,7 +53,11 @@ class ScriptedApi:
     calls: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def post(self, idempotency_key: str, body: bytes) -> Response:
+    def post(
+        self, idempotency_key: str, body: bytes, *, before_send: Callable[[], object] | None = None
+    ) -> Response:
+        if before_send is not None:
+            before_send()
         with self.lock:
             self.calls[idempotency_key] += 1
             answers = self.script.get(idempotency_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import boto3
 import pytest
@@ -106,3 +107,40 @@ def test_the_dynamodb_counter_hands_each_index_out_once() -> None:
         limiter = RateLimiter(counter, 20, utilization=1.0, clock=clock)
         assert limiter.take(5) == [pytest.approx(7.95)]  # index 19, the last of second 7
         assert limiter.take(5) == pytest.approx([8.0, 8.05, 8.1, 8.15, 8.2])
+
+
+def test_a_slow_claim_holds_up_no_thread_whose_time_has_come() -> None:
+    """Without it, threads that passed their time check queued behind a claim's slow ``UpdateItem`` and
+    then all sent at once (16 requests in 10 ms, 260 in one second at a target of 240)."""
+    claiming, release = threading.Event(), threading.Event()
+
+    class SlowCounter(MemorySlotCounter):
+        def claim(self, second: int, count: int, floor: int) -> int:
+            if self.calls:  # the second claim: slow, like an UpdateItem on a busy table
+                claiming.set()
+                assert release.wait(10)
+            return super().claim(second, count, floor)
+
+    clock = Clock(100.0)
+
+    def sleep(seconds: float) -> None:
+        assert claiming.wait(10)  # sleeping through the other thread's claim
+        clock.sleep(seconds)
+
+    limiter = RateLimiter(SlowCounter(), 10, utilization=1.0, clock=clock, sleep=sleep)
+    assert limiter.wait_turn(batch=2) == 0  # 100.0 at once; 100.1 stays pending
+    returned: list[float] = []
+    due_later = threading.Thread(target=lambda: returned.append(limiter.wait_turn(batch=2)))
+    due_later.start()  # takes 100.1 and sleeps until it
+    while limiter._pending:
+        time.sleep(0.001)
+    claimer = threading.Thread(target=lambda: limiter.wait_turn(batch=2))
+    claimer.start()  # nothing pending: claims, and the claim hangs
+    due_later.join(5)
+    try:
+        assert not due_later.is_alive(), "a thread whose time had come waited for another thread's claim"
+        assert returned == [pytest.approx(0.1)]
+    finally:
+        release.set()
+        claimer.join(5)
+    assert not claimer.is_alive()

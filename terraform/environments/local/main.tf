@@ -111,13 +111,9 @@ module "stack" {
       hec_secret_arn = aws_secretsmanager_secret_version.csv["splunk_hec"].arn
     }
     # The HEC secret is created by this root, so its ARN is unknown at plan: say forwarding is on.
-    log_forwarding = true
-    rate_limit     = var.csv_rate_limit
-    # Headroom for this 2-CPU emulator, where a dozen function processes share the CPUs with the fake
-    # API: requests leave on time but reach it bunched, 30-50 a second over the target (bench/README.md,
-    # issue 10's note). At 0.85 a rehearsal's e2e saw 302 in one second at R = 300 once the fake
-    # stamped requests at arrival.
-    rate_utilization       = 0.8
+    log_forwarding         = true
+    rate_limit             = var.csv_rate_limit
+    rate_utilization       = var.csv_rate_utilization
     force_destroy          = true
     point_in_time_recovery = false
     # Small chunks, quick retries and short waits, so the tests see many chunks, resumes and redrives.
@@ -131,8 +127,9 @@ module "stack" {
     unknown_error_attempts = 60
     retry_seconds          = 1
     caller                 = { timeout = 60, deadline_margin = 10, reserved_concurrency = 12, max_attempts = 3 }
-    starter                = { max_receive_count = 3, timeout = 10 }
-    planner                = { timeout = 120 }
+    # A file over the files-in-flight bound checks again after 2 s: a freed slot idles less.
+    starter = { max_receive_count = 3, timeout = 10, defer_seconds = 2 }
+    planner = { timeout = 120 }
     feeds = [
       {
         name   = "orders"

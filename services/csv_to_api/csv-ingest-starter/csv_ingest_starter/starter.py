@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -48,8 +50,26 @@ class FilesInFlight:
     queue_url: str
     limit: int
     delay_seconds: int = 10
+    count_seconds: float = 1.0
+    """How long a count of the running executions is used (plus the files this process started since):
+    one ``ListExecutions`` per batch of messages, not one per message. Executions that ended meanwhile
+    are still counted, so a stale count defers a file; it never starts one too many."""
+    clock: Callable[[], float] = time.monotonic
+    _running: int = field(default=0, init=False)
+    _counted_at: float | None = field(default=None, init=False)
 
     def full(self, sfn: Any, state_machine_arn: str) -> bool:
+        now = self.clock()
+        if self._counted_at is None or now - self._counted_at > self.count_seconds:
+            self._running = self._count(sfn, state_machine_arn)
+            self._counted_at = now
+        return self._running >= self.limit
+
+    def started(self) -> None:
+        """This process started a file's execution: count it until the next listing."""
+        self._running += 1
+
+    def _count(self, sfn: Any, state_machine_arn: str) -> int:
         running = 0
         pages = sfn.get_paginator("list_executions").paginate(
             stateMachineArn=state_machine_arn, statusFilter="RUNNING", PaginationConfig={"PageSize": 100}
@@ -57,8 +77,8 @@ class FilesInFlight:
         for page in pages:
             running += len(page["executions"])
             if running >= self.limit:
-                return True
-        return False
+                break
+        return running
 
     def defer(self, event: dict[str, Any]) -> None:
         self.sqs.send_message(
@@ -104,5 +124,7 @@ class Starter:
                 raise
             logger.info("duplicate event: the file's execution exists", file_id=file.file_id, key=file.key)
             return "duplicate"
+        if self.in_flight is not None:
+            self.in_flight.started()
         logger.info("execution started", file_id=file.file_id, key=file.key, first_event=new)
         return "started"

@@ -132,8 +132,12 @@ def bounded(running: int, limit: int) -> tuple[Starter, RunningSfn, RecordingSqs
     start, _, _ = starter()
     sfn, sqs = RunningSfn(running), RecordingSqs()
     start.sfn = sfn
-    start.in_flight = FilesInFlight(sqs, "https://sqs/ingest", limit, delay_seconds=15)
+    start.in_flight = FilesInFlight(sqs, "https://sqs/ingest", limit, delay_seconds=15, clock=CLOCK)
     return start, sfn, sqs
+
+
+CLOCK = lambda: NOW[0]  # noqa: E731
+NOW = [0.0]
 
 
 def test_under_the_files_in_flight_limit_a_file_starts() -> None:
@@ -151,6 +155,7 @@ def test_at_the_limit_a_file_waits_in_the_queue_as_a_new_delayed_message() -> No
     assert (sent["QueueUrl"], sent["DelaySeconds"]) == ("https://sqs/ingest", 15)
     assert json.loads(sent["MessageBody"]) == event("incoming/b.csv", etag="b")  # the same event, again
     sfn.running = 1  # a file finished: the event, back from the queue, starts its file
+    NOW[0] += 10  # delay_seconds later: the count is taken again
     assert start.start(json.loads(sent["MessageBody"])) == "started"
     assert len(sfn.names) == 2
 
@@ -160,3 +165,23 @@ def test_a_deferred_file_is_recorded_as_received() -> None:
     assert start.start(event("incoming/c.csv", etag="c")) == "deferred"
     (record,) = start.lifecycle.files.files.values()  # type: ignore[attr-defined]
     assert record["status"] == "received"  # lp csv files --status received lists the files waiting
+
+
+def test_a_batch_lists_the_running_executions_once_and_counts_its_own_starts() -> None:
+    start, sfn, sqs = bounded(running=1, limit=3)
+    listings = []
+    paginator = sfn.get_paginator
+
+    def counting(operation: str) -> Any:
+        listings.append(operation)
+        return paginator(operation)
+
+    sfn.get_paginator = counting  # type: ignore[method-assign]
+    outcomes = [start.start(event(f"incoming/{name}.csv", etag=name)) for name in "abcd"]
+    assert outcomes == ["started", "started", "deferred", "deferred"]  # 1 running + 2 started = 3
+    assert listings == ["list_executions"]
+    assert len(sqs.sent) == 2
+    NOW[0] += 10
+    sfn.running, sfn.names = 0, []  # every file finished
+    assert start.start(event("incoming/e.csv", etag="e")) == "started"
+    assert listings == ["list_executions"] * 2
